@@ -1,0 +1,120 @@
+"""Request and response bodies of the REST contract (OpenAI-embeddings-compatible).
+
+Money is counted in integer *credits*: prices, budgets and spend are exact integers, so the
+ledger adds up to the unit.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Modality(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+
+
+class EncodingFormat(StrEnum):
+    FLOAT = "float"
+    # Little-endian float32 bytes, base64-encoded (what the openai SDK asks for by default).
+    BASE64 = "base64"
+
+
+class EmbeddingRequest(BaseModel):
+    """`POST /v1/embeddings`. For images each input is base64 or a `data:image/...;base64,` URI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="Model id from GET /v1/models.")
+    input: str | list[str] = Field(description="One input or a list of inputs.")
+    modality: Modality = Field(default=Modality.TEXT, description="What the inputs are.")
+    encoding_format: EncodingFormat = Field(default=EncodingFormat.FLOAT)
+    # Accepted for OpenAI compatibility; `dimensions` must equal the model's dimension.
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = Field(default=None, max_length=256)
+
+    def inputs(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else list(self.input)
+
+
+class EmbeddingData(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+    images: int
+    texts: int
+    cost: int = Field(description="Credits charged for this request.")
+    budget_remaining: int = Field(description="Credits left on the key after this request.")
+
+
+class EmbeddingResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[EmbeddingData]
+    model: str
+    usage: EmbeddingUsage
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    owned_by: str = "vendor"
+    embedding_dim: int
+    image_size: int
+    context_length: int
+    price_per_image: int
+    price_per_text: int
+    max_inputs_per_request: int
+    max_image_bytes: int
+    max_text_chars: int
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class UsageReport(BaseModel):
+    """`GET /v1/usage`: the caller's own account. Always budget == spent + remaining."""
+
+    key_id: str
+    name: str
+    budget: int
+    spent: int
+    remaining: int
+    reserved: int = Field(description="Credits held by requests in flight (part of remaining).")
+    images: int
+    texts: int
+    requests: int
+    revoked: bool = False
+
+
+class CreateKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    budget: int = Field(ge=0, le=10**15)
+
+
+class CreatedKey(BaseModel):
+    key_id: str
+    api_key: str = Field(description="The secret; shown once, stored only as a hash.")
+    name: str
+    budget: int
+
+
+class TopUpRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int = Field(gt=0, le=10**15)
+
+
+class KeyInfo(UsageReport):
+    """Admin view of a key (same fields as the caller's own usage)."""

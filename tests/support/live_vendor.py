@@ -1,0 +1,125 @@
+"""A live vendor process on loopback, for tests that must cross the real wire.
+
+Starts `python -m vendor_service serve` as a subprocess (tiny random model, real Redis on the
+test's own key prefix), waits for /readyz, and offers the admin calls tests need.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+TINY_MODEL = "tiny-clip-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveVendor:
+    base_url: str
+    admin_token: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def admin(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def create_key(self, budget: int, name: str = "test") -> tuple[str, str]:
+        """Returns (key_id, api_key)."""
+        with self.admin() as client:
+            response = client.post("/v1/admin/keys", json={"name": name, "budget": budget})
+            response.raise_for_status()
+            body = response.json()
+        return body["key_id"], body["api_key"]
+
+    def key_info(self, key_id: str) -> dict[str, object]:
+        with self.admin() as client:
+            response = client.get(f"/v1/admin/keys/{key_id}")
+            response.raise_for_status()
+            return dict(response.json())
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def vendor_env(
+    redis_url: str, prefix: str, overrides: dict[str, str] | None = None
+) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "REDIS_URL": redis_url,
+        "VENDOR_REDIS_PREFIX": prefix,
+        "VENDOR_ADMIN_TOKEN": ADMIN_TOKEN,
+        "VENDOR_MODEL": TINY_MODEL,
+        "VENDOR_PRETRAINED": "",
+        "OMP_NUM_THREADS": "1",
+    }
+    env.update(overrides or {})
+    return env
+
+
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"vendor exited with {process.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"vendor at {base_url} not ready after {timeout:.0f}s")
+
+
+@contextmanager
+def live_vendor(
+    redis_url: str, prefix: str, log_dir: Path, overrides: dict[str, str] | None = None
+) -> Iterator[LiveVendor]:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = log_dir / f"vendor-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vendor_service",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=REPO_ROOT,
+            env=vendor_env(redis_url, prefix, overrides),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_ready(base_url, process)
+            yield LiveVendor(base_url, ADMIN_TOKEN, process, log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

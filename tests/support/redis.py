@@ -1,0 +1,32 @@
+"""A real Redis for tests: the machine's server when it answers, else an embedded one."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import redis
+
+from shared.redis_server import RedisEndpoint, start_embedded
+
+LOCAL_URL = "redis://127.0.0.1:6379/0"
+
+
+def find_test_redis() -> RedisEndpoint:
+    try:
+        client = redis.Redis.from_url(LOCAL_URL, socket_connect_timeout=0.5)
+        client.ping()
+        client.close()
+        return RedisEndpoint(url=LOCAL_URL)
+    except redis.RedisError:
+        return start_embedded(Path(tempfile.mkdtemp(prefix="test-redis-")))
+
+
+def delete_prefix(url: str, prefix: str) -> int:
+    """Delete every key under `prefix` (a test's own namespace)."""
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        return int(client.delete(*keys)) if keys else 0
+    finally:
+        client.close()

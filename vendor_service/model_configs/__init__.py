@@ -1,0 +1,23 @@
+"""Small open_clip architectures of our own, registered with open_clip's config registry.
+
+- `tiny-clip-test`: a few thousand-parameter model with random weights, for tests.
+Each `<name>.json` here becomes a model name for `open_clip.create_model_and_transforms`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONFIG_DIR = Path(__file__).resolve().parent
+_registered = False
+
+
+def register_model_configs() -> None:
+    """Make every config in this folder known to open_clip (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    import open_clip
+
+    open_clip.add_model_config(CONFIG_DIR)
+    _registered = True
