@@ -1,0 +1,130 @@
+"""The rows of `summary.json` and the aggregations every view of them shares."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Order in which methods appear in tables and plots.
+METHOD_ORDER = ("zero-shot", "erm", "lp-ft", "kd", "vl2v-adip")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One trained-and-evaluated run: a method, a held-out domain, a seed."""
+
+    method: str
+    test_domain: str
+    seed: int
+    id_acc: float  # accuracy on the source domains' holdouts (model selection split)
+    ood_acc: float  # accuracy on the held-out target domain
+    image_queries: int  # image embeddings bought for this run (cache hits excluded)
+    text_queries: int
+    cost: int  # credits charged by the vendor for this run
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One point of a query-budget experiment."""
+
+    strategy: str  # selection strategy or target policy
+    budget: float  # fraction of the training images bought (1.0 = all)
+    image_queries: int  # image queries this point needed in total
+    id_acc: float
+    ood_acc: float
+    test_domain: str = ""
+    seed: int = 0
+
+
+@dataclass
+class Summary:
+    results: list[ResultRow] = field(default_factory=list)
+    budget_sweep: list[SweepRow] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # config, timings, vendor model id
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "results": [asdict(r) for r in self.results],
+            "budget_sweep": [asdict(r) for r in self.budget_sweep],
+            **self.meta,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        meta = {k: v for k, v in data.items() if k not in ("results", "budget_sweep")}
+        return cls(
+            results=[ResultRow(**r) for r in data.get("results", [])],
+            budget_sweep=[SweepRow(**r) for r in data.get("budget_sweep", [])],
+            meta=meta,
+        )
+
+
+@dataclass(frozen=True)
+class MethodStats:
+    """A method's accuracy over its runs (domains x seeds): mean and population std."""
+
+    method: str
+    runs: int
+    id_mean: float
+    id_std: float
+    ood_mean: float
+    ood_std: float
+    image_queries: int  # summed over runs
+    text_queries: int
+    cost: int
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+def method_stats(rows: list[ResultRow]) -> list[MethodStats]:
+    """Per-method aggregates, in METHOD_ORDER then any other method alphabetically."""
+    names = sorted({r.method for r in rows}, key=_method_rank)
+    stats = []
+    for name in names:
+        mine = [r for r in rows if r.method == name]
+        id_mean, id_std = _mean_std([r.id_acc for r in mine])
+        ood_mean, ood_std = _mean_std([r.ood_acc for r in mine])
+        stats.append(
+            MethodStats(
+                name,
+                len(mine),
+                id_mean,
+                id_std,
+                ood_mean,
+                ood_std,
+                sum(r.image_queries for r in mine),
+                sum(r.text_queries for r in mine),
+                sum(r.cost for r in mine),
+            )
+        )
+    return stats
+
+
+def _method_rank(name: str) -> tuple[int, str]:
+    return (METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER), name)
+
+
+def queries_to_reach(sweep: list[SweepRow], strategy: str, target_ood: float) -> int | None:
+    """Fewest image queries at which `strategy` reaches `target_ood` (mean over domains)."""
+    points = sweep_curve(sweep, strategy)
+    reached = [queries for queries, _, ood in points if ood >= target_ood]
+    return min(reached) if reached else None
+
+
+def sweep_curve(sweep: list[SweepRow], strategy: str) -> list[tuple[int, float, float]]:
+    """(image queries, mean id_acc, mean ood_acc) per budget of one strategy, by queries."""
+    budgets = sorted({r.budget for r in sweep if r.strategy == strategy})
+    curve = []
+    for budget in budgets:
+        rows = [r for r in sweep if r.strategy == strategy and r.budget == budget]
+        curve.append(
+            (
+                round(statistics.fmean(r.image_queries for r in rows)),
+                statistics.fmean(r.id_acc for r in rows),
+                statistics.fmean(r.ood_acc for r in rows),
+            )
+        )
+    return sorted(curve)
