@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -131,3 +134,20 @@ def test_dockerignore_keeps_big_and_secret_paths_out_of_the_context() -> None:
     expected = {".git", ".venv", "runs", "artifacts", "**/__pycache__", "deploy/*.env"}
     expected |= {".mypy_cache", ".ruff_cache", ".pytest_cache"}
     assert expected <= entries
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda path: path.name)
+def test_the_requirements_step_lists_exactly_the_runtime_dependencies(
+    path: Path, tmp_path: Path
+) -> None:
+    """Run the image's own dependency-extraction shell step on our pyproject.toml."""
+    (step,) = [item.arguments for item in of(path, "RUN") if "tomllib" in item.arguments]
+    extract = step.split("&&")[0].replace("/tmp/requirements.txt", str(tmp_path / "req.txt"))
+    (tmp_path / "pyproject.toml").write_bytes((compose.REPO_ROOT / "pyproject.toml").read_bytes())
+    bin_dir = Path(sys.executable).parent
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["sh", "-c", extract], cwd=tmp_path, env=env, check=True, timeout=30)
+    project = tomllib.loads((compose.REPO_ROOT / "pyproject.toml").read_text())["project"]
+    listed = (tmp_path / "req.txt").read_text().splitlines()
+    assert listed == project["dependencies"]
+    assert not any(line.startswith(("pytest", "ruff", "mypy")) for line in listed)
