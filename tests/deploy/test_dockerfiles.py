@@ -151,3 +151,15 @@ def test_the_requirements_step_lists_exactly_the_runtime_dependencies(
     listed = (tmp_path / "req.txt").read_text().splitlines()
     assert listed == project["dependencies"]
     assert not any(line.startswith(("pytest", "ruff", "mypy")) for line in listed)
+
+
+@pytest.mark.parametrize(("path", "service"), [(VENDOR, "vendor"), (CLIENT, "client")])
+def test_artifacts_volume_sits_at_the_default_relative_artifacts_dir(
+    path: Path, service: str
+) -> None:
+    """Code that falls back to ./artifacts finds the volume, whatever variable it reads."""
+    (workdir,) = of(path, "WORKDIR")
+    mounts = compose.named_volume_mounts(compose.merge(compose.BASE)["services"][service])
+    environment = compose.service_environment(compose.merge(compose.BASE)["services"][service])
+    assert f"{workdir.arguments}/artifacts" in mounts
+    assert environment["ARTIFACTS_DIR"] == f"{workdir.arguments}/artifacts"
