@@ -4,23 +4,32 @@ What docker-compose.replicas.yml deploys, as real processes: two `vendor_service
 processes on loopback, one Redis, one key prefix. One API key with a budget for exactly
 AFFORDABLE texts; many more concurrent one-text requests than that, alternating between the
 replicas. Exactly AFFORDABLE must succeed, and both replicas must agree on a ledger where
-budget = spent + remaining and spent = price x items delivered.
+budget = spent + remaining and spent = price x items delivered. The processes start the way
+the containers do: the compose command through docker/entrypoint.sh, the admin token read
+from the file that the provisioning step wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.compose import REPO_ROOT
 from tests.support.live_vendor import LiveVendor, live_vendor_replicas
 from tests.support.redis import delete_prefix
 
+ENTRYPOINT = REPO_ROOT / "docker" / "entrypoint.sh"
+PROBE = REPO_ROOT / "docker" / "probe.py"
 PRICE_PER_TEXT = 3
 AFFORDABLE = 25
 # What is left after AFFORDABLE texts cannot buy one more.
@@ -39,20 +48,36 @@ class Outcome:
     code: str  # error.code of a non-200, else ""
 
 
+def provision_admin_token(token_file: Path) -> str:
+    """What vendor-train does in compose: the entrypoint writes a fresh token file."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env = {"PATH": path, "VENDOR_ADMIN_TOKEN_FILE": str(token_file)}
+    env["VENDOR_ADMIN_TOKEN_PROVISION"] = "1"
+    subprocess.run(["sh", str(ENTRYPOINT), "true"], env=env, check=True, timeout=30)
+    return token_file.read_text()
+
+
 @pytest.fixture(scope="module")
 def replicas(
     redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[LiveVendor]]:
+    """Started as the containers start them: through the entrypoint, token from the file."""
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    run_dir = tmp_path_factory.mktemp("replicas")
+    token_file = run_dir / "secrets" / "admin_token"
+    token = provision_admin_token(token_file)
     overrides = {
+        "VENDOR_ADMIN_TOKEN": "",
+        "VENDOR_ADMIN_TOKEN_FILE": str(token_file),
         "VENDOR_PRICE_PER_TEXT": str(PRICE_PER_TEXT),
         # The race is about money, not rate limits: keep those far above the load.
         "VENDOR_RATE_LIMIT_REQUESTS": "100000/second",
         "VENDOR_RATE_LIMIT_ITEMS": "100000/second",
     }
+    launcher = ("sh", str(ENTRYPOINT))
     try:
         with live_vendor_replicas(
-            redis_url, prefix, tmp_path_factory.mktemp("replicas"), 2, overrides
+            redis_url, prefix, run_dir, 2, overrides, launcher, token
         ) as running:
             yield running
     finally:
@@ -98,6 +123,12 @@ def usage(vendor: LiveVendor, api_key: str) -> dict[str, int]:
     response.raise_for_status()
     body = response.json()
     return {name: int(body[name]) for name in ("budget", "spent", "remaining")}
+
+
+def test_the_images_health_probe_sees_every_replica_ready(replicas: list[LiveVendor]) -> None:
+    for replica in replicas:
+        probe = [sys.executable, str(PROBE), f"{replica.base_url}/readyz"]
+        assert subprocess.run(probe, timeout=30, check=False).returncode == 0
 
 
 def test_a_key_created_on_one_replica_is_known_to_the_other(

@@ -132,11 +132,15 @@ def live_vendor_replicas(
     log_dir: Path,
     count: int = 2,
     overrides: dict[str, str] | None = None,
+    launcher: tuple[str, ...] = (),
+    admin_token: str = ADMIN_TOKEN,
 ) -> Iterator[list[LiveVendor]]:
     """`count` vendor processes on their own loopback ports sharing one Redis ledger (`prefix`).
 
     They start together (their model loads overlap) and all are ready before this yields.
-    The command is the one every container runs (client_trainer.simulation.commands).
+    The command is the one every container runs (client_trainer.simulation.commands), run
+    through `launcher` when given (e.g. the images' entrypoint); `admin_token` is the token the
+    processes end up with when the overrides supply it some other way than the default.
     """
     from client_trainer.simulation import commands
 
@@ -148,13 +152,13 @@ def live_vendor_replicas(
             port = free_port()
             log_path = log_dir / f"vendor-{port}.log"
             logs.append(log_path.open("wb"))
-            argv = commands.with_interpreter(
-                commands.vendor_serve("127.0.0.1", port), sys.executable
-            )
+            serve = commands.vendor_serve("127.0.0.1", port)
+            argv = [*launcher, *commands.with_interpreter(serve, sys.executable)]
             process = subprocess.Popen(
                 argv, cwd=REPO_ROOT, env=env, stdout=logs[-1], stderr=subprocess.STDOUT
             )
-            started.append(LiveVendor(f"http://127.0.0.1:{port}", ADMIN_TOKEN, process, log_path))
+            base_url = f"http://127.0.0.1:{port}"
+            started.append(LiveVendor(base_url, admin_token, process, log_path))
         for replica in started:
             wait_ready(replica.base_url, replica.process)
         yield started
