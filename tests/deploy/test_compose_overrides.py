@@ -65,6 +65,18 @@ def test_cpu_override_builds_one_image_for_vendor_and_vendor_train() -> None:
     assert "whl/cpu" in vendor["build"]["args"]["TORCH_INDEX_URL"]
 
 
+def test_every_image_pulled_is_pinned(replicas: dict[str, Any]) -> None:
+    for name, service in replicas["services"].items():
+        if "build" not in service:
+            assert compose.pinned(service["image"]), f"{name}: {service['image']}"
+
+
+def test_pinned_rejects_floating_tags() -> None:
+    for image in ("nginx", "nginx:latest", "redis:alpine", "nginxinc/nginx-unprivileged"):
+        assert not compose.pinned(image), image
+    assert compose.pinned("nginxinc/nginx-unprivileged:1.27.5-alpine")
+
+
 def test_replicas_run_two_or_more_vendors(replicas: dict[str, Any]) -> None:
     vendors = vendor_services(replicas)
     assert sum(replica_count(service) for service in vendors.values()) >= 2

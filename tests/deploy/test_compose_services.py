@@ -23,14 +23,6 @@ def services(model: dict[str, Any]) -> dict[str, Any]:
     return dict(model["services"])
 
 
-def pinned(image: str) -> bool:
-    """`name:tag` with a version-like tag (a digit in it), never `latest`, or a digest."""
-    if "@sha256:" in image:
-        return True
-    name, _, tag = image.rpartition(":")
-    return bool(name) and "/" not in tag and tag != "latest" and bool(re.search(r"\d", tag))
-
-
 def test_the_services_exist(services: dict[str, Any]) -> None:
     assert {"redis", "vendor-train", "vendor", "client"} <= set(services)
 
@@ -41,7 +33,7 @@ def test_every_service_has_a_pinned_image_or_a_build(services: dict[str, Any]) -
             dockerfile = compose.REPO_ROOT / service["build"]["dockerfile"]
             assert dockerfile.is_file(), name
         else:
-            assert pinned(service["image"]), f"{name}: {service['image']} is not pinned"
+            assert compose.pinned(service["image"]), f"{name}: {service['image']} is not pinned"
 
 
 def test_redis_keeps_an_append_only_file_on_a_named_volume(services: dict[str, Any]) -> None:

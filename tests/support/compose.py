@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -124,6 +125,14 @@ def validate(path: Path) -> list[str]:
     validator = Draft202012Validator(compose_schema())
     errors = validator.iter_errors(strip_tags(load(path)))
     return [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in errors]
+
+
+def pinned(image: str) -> bool:
+    """`name:tag` with a version-like tag (a digit in it), never `latest`; or a digest."""
+    if "@sha256:" in image:
+        return True
+    name, _, tag = image.rpartition(":")
+    return bool(name) and "/" not in tag and tag != "latest" and bool(re.search(r"\d", tag))
 
 
 def service_environment(service: dict[str, Any]) -> dict[str, str]:
