@@ -123,3 +123,53 @@ def live_vendor(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def live_vendor_replicas(
+    redis_url: str,
+    prefix: str,
+    log_dir: Path,
+    count: int = 2,
+    overrides: dict[str, str] | None = None,
+    launcher: tuple[str, ...] = (),
+    admin_token: str = ADMIN_TOKEN,
+) -> Iterator[list[LiveVendor]]:
+    """`count` vendor processes on their own loopback ports sharing one Redis ledger (`prefix`).
+
+    They start together (their model loads overlap) and all are ready before this yields.
+    The command is the one every container runs (client_trainer.simulation.commands), run
+    through `launcher` when given (e.g. the images' entrypoint); `admin_token` is the token the
+    processes end up with when the overrides supply it some other way than the default.
+    """
+    from client_trainer.simulation import commands
+
+    env = vendor_env(redis_url, prefix, overrides)
+    started: list[LiveVendor] = []
+    logs = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            log_path = log_dir / f"vendor-{port}.log"
+            logs.append(log_path.open("wb"))
+            serve = commands.vendor_serve("127.0.0.1", port)
+            argv = [*launcher, *commands.with_interpreter(serve, sys.executable)]
+            process = subprocess.Popen(
+                argv, cwd=REPO_ROOT, env=env, stdout=logs[-1], stderr=subprocess.STDOUT
+            )
+            base_url = f"http://127.0.0.1:{port}"
+            started.append(LiveVendor(base_url, admin_token, process, log_path))
+        for replica in started:
+            wait_ready(replica.base_url, replica.process)
+        yield started
+    finally:
+        for replica in started:
+            replica.process.terminate()
+        for replica in started:
+            try:
+                replica.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                replica.process.kill()
+                replica.process.wait()
+        for log_file in logs:
+            log_file.close()

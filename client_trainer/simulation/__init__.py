@@ -1,0 +1,1 @@
+"""The simulation: the local demo orchestrator and the commands every deployment runs."""
