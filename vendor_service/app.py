@@ -124,6 +124,7 @@ async def build_state(
             model_health,
             observer,
             collate,
+            settings.inference_timeout_seconds,
         )
         made.start()
         return made

@@ -86,7 +86,7 @@ async def running_app(settings: Settings) -> AsyncIterator[VendorApp]:
     holder: list[ControllableModel] = []
     app = create_app(settings, model_factory=controllable_factory(holder))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://vendor") as client:
             yield VendorApp(client, settings, holder[0], app)
 
