@@ -60,7 +60,11 @@ class Settings(BaseSettings):
     # Most inputs in one forward pass.
     max_batch_size: int = Field(default=64, ge=1, le=4096)
     # Longest wait for a batch to fill once its first item arrived, in milliseconds.
-    max_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    max_wait_ms: float = Field(default=1.0, ge=0.0, le=1000.0)
+    # Threads that decode and preprocess images (off the event loop).
+    decode_threads: int = Field(default=2, ge=1, le=64)
+    # A request whose inference takes longer fails (503 inference_failed, refunded).
+    inference_timeout_seconds: float = Field(default=20.0, gt=0.0, le=600.0)
     # Most inputs waiting in the queue (per modality); beyond it requests get 503 overloaded.
     max_queue_items: int = Field(default=4096, ge=1)
 
@@ -105,8 +109,12 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "VENDOR_REDIS_URL")
     )
+    # Most Redis connections of this process (requests wait for a free one, up to 5 s).
+    redis_max_connections: int = Field(default=256, ge=4)
     # Where an embedded Redis keeps its data.
     data_dir: Path = Path("runs/vendor")
+    # Python's GIL switch interval set by `serve`, in ms (Python's default is 5).
+    gil_switch_interval_ms: float = Field(default=1.0, gt=0.0, le=100.0)
     # Log level of the service's own loggers.
     log_level: str = "INFO"
 
@@ -130,6 +138,11 @@ class Settings(BaseSettings):
             )
         if self.max_queue_items < self.max_inputs_per_request:
             raise SettingsError("VENDOR_MAX_QUEUE_ITEMS must be >= VENDOR_MAX_INPUTS_PER_REQUEST")
+        if self.inference_timeout_seconds >= self.lease_seconds:
+            raise SettingsError(
+                "VENDOR_INFERENCE_TIMEOUT_SECONDS must be below VENDOR_LEASE_SECONDS, so a slow "
+                "request is refunded before its reservation expires"
+            )
         if self.unmetered and not self.dev_mode:
             raise SettingsError("VENDOR_UNMETERED is a benchmark switch, allowed in dev mode only")
         return self
