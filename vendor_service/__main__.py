@@ -1,0 +1,3 @@
+from vendor_service.cli import main
+
+main()

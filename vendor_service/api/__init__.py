@@ -1,0 +1,1 @@
+"""HTTP layer: routes, dependencies, the one error handler, ASGI middleware."""

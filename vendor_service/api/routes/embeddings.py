@@ -1,0 +1,25 @@
+"""POST /v1/embeddings: OpenAI-compatible, metered."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from shared import headers as h
+from shared.schemas import EmbeddingRequest, EmbeddingResponse
+from vendor_service.api.deps import Caller, IdempotencyKey, State
+from vendor_service.sale import sell_embeddings
+
+router = APIRouter(tags=["embeddings"])
+
+
+@router.post("/v1/embeddings", response_model=EmbeddingResponse)
+async def create_embeddings(
+    body: EmbeddingRequest, caller: Caller, state: State, idempotency_key: IdempotencyKey
+) -> Response:
+    sale = await sell_embeddings(state, caller.key_id, body, idempotency_key)
+    headers = sale.rate.headers() if sale.rate else {}
+    if sale.budget_remaining is not None:
+        headers[h.BUDGET_REMAINING] = str(sale.budget_remaining)
+    if sale.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(sale.body, media_type="application/json", headers=headers)

@@ -1,0 +1,158 @@
+"""The app factory and its lifespan: Redis, ledger, model, warm-up, batchers, lease reaper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+import anyio
+import redis.asyncio as aioredis
+import torch
+from fastapi import FastAPI
+
+from shared.redis_server import RedisEndpoint, resolve_redis
+from vendor_service.api.errors import install_error_handlers
+from vendor_service.api.middleware import BodyLimit, RequestContext
+from vendor_service.api.routes import admin, embeddings, health, models, usage
+from vendor_service.engine.batcher import Batcher, BatchObserver, ModelHealth
+from vendor_service.engine.model import EmbeddingModel
+from vendor_service.ledger import Ledger, run_reaper
+from vendor_service.metrics import VendorMetrics
+from vendor_service.rate_limits import KeyRateLimiter
+from vendor_service.settings import Settings, load_settings
+from vendor_service.state import VendorState
+
+log = logging.getLogger(__name__)
+
+ModelFactory = Callable[[Settings], EmbeddingModel]
+
+
+def open_clip_factory(settings: Settings) -> EmbeddingModel:
+    from vendor_service.engine.open_clip_model import OpenClipModel
+
+    return OpenClipModel(settings)
+
+
+def create_app(
+    settings: Settings | None = None, model_factory: ModelFactory | None = None
+) -> FastAPI:
+    """A vendor app; `model_factory` swaps the model (tests), everything else stays real."""
+    settings = settings or load_settings()
+    metrics = VendorMetrics()
+    app = FastAPI(
+        title="CLIP embedding vendor",
+        version="0.1.0",
+        lifespan=_lifespan(settings, metrics, model_factory or open_clip_factory),
+    )
+    for module in (embeddings, models, usage, admin, health):
+        app.include_router(module.router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, metrics=metrics)
+    return app
+
+
+def _lifespan(
+    settings: Settings, metrics: VendorMetrics, model_factory: ModelFactory
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        endpoint = resolve_redis(settings.redis_url, settings.data_dir, who="vendor")
+        state = await build_state(settings, metrics, endpoint, model_factory)
+        app.state.vendor = state
+        reaper = asyncio.create_task(
+            run_reaper(state.ledger, settings.reaper_interval_seconds, metrics), name="reaper"
+        )
+        try:
+            await warm_up(state)
+            yield
+        finally:
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
+            await shutdown(state, endpoint)
+
+    return lifespan
+
+
+async def build_state(
+    settings: Settings, metrics: VendorMetrics, endpoint: RedisEndpoint, factory: ModelFactory
+) -> VendorState:
+    client = aioredis.from_url(endpoint.url, socket_timeout=5, socket_connect_timeout=2)
+    ledger = Ledger(
+        client,
+        settings.redis_prefix,
+        pepper=settings.key_pepper,
+        lease_seconds=settings.lease_seconds,
+        idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+    )
+    limiter = KeyRateLimiter(
+        endpoint.url,
+        f"{settings.redis_prefix}ratelimit",
+        settings.rate_limit_requests,
+        settings.rate_limit_items,
+    )
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    model = await anyio.to_thread.run_sync(factory, settings)
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+    model_health = ModelHealth()
+
+    def batcher(modality: str, forward: Callable, collate: Callable | None = None) -> Batcher:
+        observer = BatchObserver(
+            on_batch=lambda size, seconds: _observe_batch(metrics, modality, size, seconds),
+            on_queue_depth=metrics.queue_depth.labels(modality).set,
+        )
+        made: Batcher = Batcher(
+            forward,
+            executor,
+            settings.max_batch_size,
+            settings.max_wait_ms,
+            settings.max_queue_items,
+            model_health,
+            observer,
+            collate,
+        )
+        made.start()
+        return made
+
+    log.info("model %s ready to warm up; prices: image %d, text %d credits", model.info.model_id,
+             settings.price_per_image, settings.price_per_text)  # fmt: skip
+    return VendorState(
+        settings=settings,
+        metrics=metrics,
+        redis=client,
+        ledger=ledger,
+        rate_limiter=limiter,
+        model=model,
+        executor=executor,
+        text_batcher=batcher("text", model.encode_texts),
+        image_batcher=batcher("image", model.encode_images, torch.stack),
+        health=model_health,
+    )
+
+
+def _observe_batch(metrics: VendorMetrics, modality: str, size: int, seconds: float) -> None:
+    metrics.batch_size.labels(modality).observe(size)
+    metrics.inference_seconds.labels(modality).observe(seconds)
+
+
+async def warm_up(state: VendorState) -> None:
+    """One forward per modality; /readyz turns 200 only after both succeeded."""
+    size = state.model.info.image_size
+    await state.text_batcher.submit(["a warm-up text"])
+    await state.image_batcher.submit([torch.zeros(3, size, size)])
+    state.warmed_up = True
+    log.info("warm-up done; ready")
+
+
+async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
+    await state.text_batcher.stop()
+    await state.image_batcher.stop()
+    state.executor.shutdown(wait=True)
+    await state.redis.aclose()
+    endpoint.close()

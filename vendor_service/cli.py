@@ -1,0 +1,77 @@
+"""`python -m vendor_service serve | keys create|show|topup|revoke`: thin calls into the library."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+from vendor_service import accounts
+from vendor_service.errors import VendorError
+from vendor_service.settings import load_settings
+
+app = typer.Typer(help="The CLIP embedding vendor.", no_args_is_help=True)
+keys = typer.Typer(help="Manage API keys directly in the ledger.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Serve the REST API with uvicorn."""
+    import uvicorn
+
+    from vendor_service.app import create_app
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+def _print(model: object) -> None:
+    typer.echo(model.model_dump_json(indent=2))  # type: ignore[attr-defined]
+
+
+def _run(coro: object) -> object:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except VendorError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@keys.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who the key is for.")],
+    budget: Annotated[int, typer.Option(min=0, help="Credits on the key.")],
+) -> None:
+    """Create a key; prints the secret once."""
+    _print(_run(accounts.create_key(load_settings(), name, budget)))
+
+
+@keys.command("show")
+def keys_show(key_id: str) -> None:
+    """Budget, spend and counts of a key."""
+    _print(_run(accounts.show_key(load_settings(), key_id)))
+
+
+@keys.command("topup")
+def keys_topup(key_id: str, amount: Annotated[int, typer.Option(min=1)]) -> None:
+    """Add credits to a key's budget."""
+    _print(_run(accounts.topup_key(load_settings(), key_id, amount)))
+
+
+@keys.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    """Revoke a key, effective at once."""
+    _print(_run(accounts.revoke_key(load_settings(), key_id)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    app(args=argv)

@@ -1,0 +1,1 @@
+"""Inference: the embedding-model interface, its open_clip implementation, the batcher."""

@@ -1,0 +1,187 @@
+"""Dynamic batching: inputs of many concurrent requests share one forward pass.
+
+One `Batcher` per modality. Requests `submit` their inputs; a worker task gathers queued
+inputs until `max_batch_size` are waiting or `max_wait_ms` passed since the oldest arrived,
+runs the forward in the one inference thread (never on the event loop), and hands each request
+its own rows. A request larger than a batch is split across batches. The queue is bounded in
+items: beyond it `submit` raises 503 overloaded at once. When a forward raises, only the
+requests in that batch fail (503 inference_failed) and `health.ok` turns False until a later
+forward succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import torch
+
+from shared.errors import ErrorCode
+from vendor_service.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+
+
+@dataclass
+class ModelHealth:
+    """False after a failed forward, True again after a successful one."""
+
+    ok: bool = True
+
+
+@dataclass
+class BatchObserver:
+    """Hooks for metrics (no-ops by default)."""
+
+    on_batch: Callable[[int, float], None] = lambda size, seconds: None
+    on_queue_depth: Callable[[int], None] = lambda depth: None
+
+
+@dataclass
+class _Job(Generic[Item]):
+    items: Sequence[Item]
+    future: asyncio.Future[torch.Tensor]
+    enqueued_at: float
+    taken: int = 0  # items already handed to a batch
+    parts: list[torch.Tensor] = field(default_factory=list)
+    done_rows: int = 0
+
+
+class Batcher(Generic[Item]):
+    def __init__(
+        self,
+        forward: Callable[[list[Item]], torch.Tensor],
+        executor: Executor,
+        max_batch_size: int,
+        max_wait_ms: float,
+        max_queue_items: int,
+        health: ModelHealth,
+        observer: BatchObserver | None = None,
+        collate: Callable[[list[Item]], Any] | None = None,
+    ) -> None:
+        self._forward = forward
+        self._collate = collate or (lambda items: items)
+        self._executor = executor
+        self.max_batch_size = max_batch_size
+        self.max_wait = max_wait_ms / 1000.0
+        self.max_queue_items = max_queue_items
+        self.health = health
+        self.observer = observer or BatchObserver()
+        self._jobs: deque[_Job[Item]] = deque()
+        self._queued_items = 0
+        self._arrived = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def queued_items(self) -> int:
+        return self._queued_items
+
+    def start(self) -> None:
+        self._worker = asyncio.create_task(self._run(), name="batcher")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        for job in self._jobs:
+            if not job.future.done():
+                job.future.set_exception(Unavailable(ErrorCode.NOT_READY, "shutting down"))
+        self._jobs.clear()
+
+    async def submit(self, items: Sequence[Item]) -> torch.Tensor:
+        """Embeddings of `items`, in order; raises Unavailable (overloaded, inference_failed)."""
+        if self._queued_items + len(items) > self.max_queue_items:
+            raise Unavailable(ErrorCode.OVERLOADED, "the inference queue is full; retry shortly")
+        future: asyncio.Future[torch.Tensor] = asyncio.get_running_loop().create_future()
+        self._jobs.append(_Job(items, future, time.monotonic()))
+        self._queued_items += len(items)
+        self.observer.on_queue_depth(self._queued_items)
+        self._arrived.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wait_for_batch()
+            batch, slices = self._take_batch()
+            if batch:
+                await self._run_batch(batch, slices)
+
+    async def _wait_for_batch(self) -> None:
+        while not self._jobs:
+            self._arrived.clear()
+            await self._arrived.wait()
+        deadline = self._jobs[0].enqueued_at + self.max_wait
+        while self._queued_items < self.max_batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), remaining)
+
+    def _take_batch(self) -> tuple[list[Item], list[tuple[_Job[Item], int]]]:
+        """Pop up to max_batch_size items (splitting a big job); slices: (job, rows)."""
+        batch: list[Item] = []
+        slices: list[tuple[_Job[Item], int]] = []
+        while self._jobs and len(batch) < self.max_batch_size:
+            job = self._jobs[0]
+            if job.future.done():  # the caller went away: drop what it still had queued
+                self._queued_items -= len(job.items) - job.taken
+                self._jobs.popleft()
+                continue
+            rows = min(len(job.items) - job.taken, self.max_batch_size - len(batch))
+            batch.extend(job.items[job.taken : job.taken + rows])
+            job.taken += rows
+            slices.append((job, rows))
+            if job.taken == len(job.items):
+                self._jobs.popleft()
+        self._queued_items -= len(batch)
+        self.observer.on_queue_depth(self._queued_items)
+        return batch, slices
+
+    async def _run_batch(self, batch: list[Item], slices: list[tuple[_Job[Item], int]]) -> None:
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            output = await loop.run_in_executor(
+                self._executor, lambda: self._forward(self._collate(batch))
+            )
+        except Exception:
+            log.exception("forward pass of %d item(s) failed", len(batch))
+            self.health.ok = False
+            self._fail(slices)
+            return
+        self.health.ok = True
+        self.observer.on_batch(len(batch), time.perf_counter() - started)
+        self._deliver(output, slices)
+
+    def _deliver(self, output: torch.Tensor, slices: list[tuple[_Job[Item], int]]) -> None:
+        row = 0
+        for job, rows in slices:
+            job.parts.append(output[row : row + rows])
+            job.done_rows += rows
+            row += rows
+            if job.done_rows == len(job.items) and not job.future.done():
+                parts = job.parts
+                job.future.set_result(parts[0] if len(parts) == 1 else torch.cat(parts))
+
+    def _fail(self, slices: list[tuple[_Job[Item], int]]) -> None:
+        for job, _ in slices:
+            if job.future.done():
+                continue
+            job.future.set_exception(
+                Unavailable(ErrorCode.INFERENCE_FAILED, "inference failed; you were not charged")
+            )
+            if job.taken < len(job.items) and job in self._jobs:  # drop its queued remainder
+                self._queued_items -= len(job.items) - job.taken
+                self._jobs.remove(job)

@@ -1,0 +1,40 @@
+"""The interface in front of the embedding model: everything else only sees this.
+
+Contract: `encode_images` / `encode_texts` return L2-normalised float32 CPU tensors of shape
+(N, embedding_dim); `preprocess` is cheap CPU work (safe to run in any thread) producing one
+(3, image_size, image_size) float32 tensor. The encode calls run in the batcher's single
+inference thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model_id: str  # public id clients send as `model` (and hash into their cache keys)
+    embedding_dim: int
+    image_size: int  # square side after preprocessing
+    context_length: int  # text tokens per input; longer texts are truncated by the tokenizer
+
+
+@runtime_checkable
+class EmbeddingModel(Protocol):
+    info: ModelInfo
+
+    def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """RGB image -> (3, S, S) float32, resized, centre-cropped, normalised."""
+        ...
+
+    def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) -> (N, D) L2-normalised float32 on CPU."""
+        ...
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """N strings -> (N, D) L2-normalised float32 on CPU."""
+        ...

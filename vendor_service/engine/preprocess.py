@@ -1,0 +1,43 @@
+"""CLIP image preprocessing in PIL + numpy: shortest side to S (bicubic), centre crop, normalise.
+
+Same recipe as open_clip's default eval transform, without torchvision's per-call overhead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class ClipPreprocess:
+    def __init__(
+        self,
+        image_size: int,
+        mean: tuple[float, ...] = OPENAI_MEAN,
+        std: tuple[float, ...] = OPENAI_STD,
+    ) -> None:
+        self.size = image_size
+        # Folded into one multiply-add: (x / 255 - mean) / std == x * scale + shift.
+        std_arr = np.asarray(std, dtype=np.float32)
+        self.scale = (1.0 / (255.0 * std_arr)).reshape(3, 1, 1)
+        self.shift = (-np.asarray(mean, dtype=np.float32) / std_arr).reshape(3, 1, 1)
+
+    def resize_crop(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        ratio = self.size / min(width, height)
+        new_w, new_h = max(self.size, round(width * ratio)), max(self.size, round(height * ratio))
+        if (new_w, new_h) != (width, height):
+            image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
+        left, top = (new_w - self.size) // 2, (new_h - self.size) // 2
+        if (new_w, new_h) != (self.size, self.size):
+            image = image.crop((left, top, left + self.size, top + self.size))
+        return image
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        pixels = np.asarray(self.resize_crop(image.convert("RGB")), dtype=np.float32)
+        chw = pixels.transpose(2, 0, 1) * self.scale + self.shift  # (3, S, S)
+        return torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))

@@ -1,0 +1,233 @@
+"""The ledger: every key's budget, spend and holds in Redis, changed only by Lua scripts.
+
+Per key (hash `<prefix>key:<key_id>`): budget, spent, reserved, images, texts, requests,
+name, revoked, secret_hash. Invariant at every moment: budget == spent + remaining, with
+remaining = budget - spent; `reserved` is the part of remaining held by requests in flight,
+and a new hold needs remaining - reserved >= cost. `spent` grows only in commit.lua, by the
+cost of the items delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from shared.errors import ErrorCode
+from shared.schemas import CreatedKey, UsageReport
+from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
+from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
+
+_COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
+_SCRIPTS = ("reserve", "commit", "refund", "reap", "topup")
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A hold on `cost` credits of `key_id`, released by commit or refund (or its lease)."""
+
+    res_id: str
+    key_id: str
+    cost: int
+    idem_key: str  # Redis key of the idempotency record, "" when the request had none
+    available_after: int  # remaining - reserved right after this hold
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The stored response of an earlier request with the same Idempotency-Key and body."""
+
+    body: bytes
+
+
+def _load_script(name: str) -> str:
+    return resources.files("vendor_service.ledger").joinpath(f"scripts/{name}.lua").read_text()
+
+
+class Ledger:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        pepper: str = "",
+        lease_seconds: float = 30.0,
+        idempotency_ttl_seconds: int = 24 * 3600,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.pepper = pepper
+        self.lease_ms = int(lease_seconds * 1000)
+        self.idempotency_ttl = idempotency_ttl_seconds
+        self._scripts = {name: client.register_script(_load_script(name)) for name in _SCRIPTS}
+
+    # --- Redis key names ----------------------------------------------------------------------
+    def key_hash(self, key_id: str) -> str:
+        return f"{self.prefix}key:{key_id}"
+
+    def reservation_hash(self, res_id: str) -> str:
+        return f"{self.prefix}res:{res_id}"
+
+    @property
+    def leases(self) -> str:
+        return f"{self.prefix}leases"
+
+    def idempotency_hash(self, key_id: str, idempotency_key: str) -> str:
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+        return f"{self.prefix}idem:{key_id}:{digest}"
+
+    # --- keys (admin) -------------------------------------------------------------------------
+    async def create_key(self, name: str, budget: int) -> CreatedKey:
+        key = mint_api_key()
+        fields: dict[str | bytes, Any] = {counter: 0 for counter in _COUNTERS}
+        fields.update(
+            budget=budget,
+            name=name,
+            revoked=0,
+            secret_hash=hash_secret(key.secret, self.pepper),
+        )
+        await self.client.hset(self.key_hash(key.key_id), mapping=fields)  # type: ignore[arg-type]
+        return CreatedKey(key_id=key.key_id, api_key=key.token, name=name, budget=budget)
+
+    async def usage(self, key_id: str) -> UsageReport:
+        raw = await self.client.hgetall(self.key_hash(key_id))
+        if not raw:
+            raise RequestRejected(ErrorCode.NOT_FOUND, f"no API key with id {key_id!r}")
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        counts = {counter: int(fields.get(counter, 0)) for counter in _COUNTERS}
+        return UsageReport(
+            key_id=key_id,
+            name=fields.get("name", ""),
+            remaining=counts["budget"] - counts["spent"],
+            revoked=fields.get("revoked") == "1",
+            **counts,
+        )
+
+    async def remaining(self, key_id: str) -> int:
+        budget, spent = await self.client.hmget(self.key_hash(key_id), ["budget", "spent"])
+        return int(budget or 0) - int(spent or 0)
+
+    async def topup(self, key_id: str, amount: int) -> UsageReport:
+        found = await self._scripts["topup"](keys=[self.key_hash(key_id)], args=[amount])
+        if not found:
+            raise RequestRejected(ErrorCode.NOT_FOUND, f"no API key with id {key_id!r}")
+        return await self.usage(key_id)
+
+    async def revoke(self, key_id: str) -> UsageReport:
+        report = await self.usage(key_id)  # 404 for an unknown id
+        await self.client.hset(self.key_hash(key_id), "revoked", 1)
+        return report.model_copy(update={"revoked": True})
+
+    # --- callers ------------------------------------------------------------------------------
+    async def authenticate(self, token: str) -> str:
+        """API key -> key_id, or AuthError (401). Compares the secret in constant time."""
+        key = parse_api_key(token)
+        if key is None:
+            raise AuthError(ErrorCode.INVALID_API_KEY, "invalid API key")
+        stored, revoked = await self.client.hmget(
+            self.key_hash(key.key_id), ["secret_hash", "revoked"]
+        )
+        if stored is None or not secret_matches(key.secret, _text(stored), self.pepper):
+            raise AuthError(ErrorCode.INVALID_API_KEY, "invalid API key")
+        if revoked == b"1":
+            raise AuthError(ErrorCode.REVOKED_API_KEY, "this API key has been revoked")
+        return key.key_id
+
+    # --- reserve / commit / refund ------------------------------------------------------------
+    async def reserve(
+        self,
+        key_id: str,
+        cost: int,
+        images: int,
+        texts: int,
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+    ) -> Reservation | Replay:
+        """Hold `cost` credits before inference, or replay, or raise why not (nothing held)."""
+        res_id = secrets.token_hex(12)
+        idem = self.idempotency_hash(key_id, idempotency_key) if idempotency_key else ""
+        reply = await self._scripts["reserve"](
+            keys=[self.key_hash(key_id), self.leases, self.reservation_hash(res_id), idem or "-"],
+            args=[
+                cost,
+                images,
+                texts,
+                self.lease_ms,
+                key_id,
+                res_id,
+                "1" if idem else "0",
+                fingerprint,
+                self.idempotency_ttl,
+            ],
+        )
+        status = reply[0].decode()
+        if status == "ok":
+            return Reservation(res_id, key_id, cost, idem, int(reply[1]))
+        if status == "replay":
+            return Replay(bytes(reply[1]))
+        raise _reserve_error(status, cost, reply)
+
+    async def commit(self, reservation: Reservation, head: bytes, tail: bytes) -> int:
+        """Charge a reservation and store `head + remaining + tail`; returns remaining."""
+        reply = await self._scripts["commit"](
+            keys=[
+                self.key_hash(reservation.key_id),
+                self.leases,
+                self.reservation_hash(reservation.res_id),
+                reservation.idem_key or "-",
+            ],
+            args=[reservation.res_id, head, tail, self.idempotency_ttl],
+        )
+        if reply[0] == b"expired":
+            raise Unavailable(
+                ErrorCode.RESERVATION_EXPIRED,
+                "the request outlived its reservation and was refunded; retry it",
+            )
+        return int(reply[1])
+
+    async def refund(self, reservation: Reservation) -> bool:
+        released = await self._scripts["refund"](
+            keys=[
+                self.key_hash(reservation.key_id),
+                self.leases,
+                self.reservation_hash(reservation.res_id),
+            ],
+            args=[reservation.res_id],
+        )
+        return bool(released)
+
+    async def reap(self, max_count: int = 1000) -> int:
+        """Refund every reservation whose lease has expired; returns how many."""
+        reaped = await self._scripts["reap"](keys=[self.leases], args=[self.prefix, max_count])
+        return int(reaped)
+
+
+def _reserve_error(status: str, cost: int, reply: list[Any]) -> Exception:
+    if status == "missing":
+        return AuthError(ErrorCode.INVALID_API_KEY, "invalid API key")
+    if status == "revoked":
+        return AuthError(ErrorCode.REVOKED_API_KEY, "this API key has been revoked")
+    if status == "reused":
+        return RequestRejected(
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was already used with a different request body",
+        )
+    if status == "in_progress":
+        return RequestRejected(
+            ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS,
+            "a request with this Idempotency-Key is still in progress; retry shortly",
+            retry_after=1.0,
+        )
+    if status == "insufficient":
+        return BudgetError(
+            ErrorCode.INSUFFICIENT_BUDGET,
+            f"this request costs {cost} credits but only {int(reply[1])} are available",
+        )
+    return RuntimeError(f"unexpected ledger reply {status!r}")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,43 @@
+"""Prometheus metrics of one app, on its own registry (several apps can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class VendorMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "vendor_requests", "HTTP requests by route and status", ["route", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "vendor_request_seconds", "HTTP request latency", ["route"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.items = Counter(
+            "vendor_items", "Inputs embedded and delivered, by modality", ["modality"], registry=r
+        )
+        self.batch_size = Histogram(
+            "vendor_batch_size", "Inputs per forward pass", ["modality"],
+            buckets=_BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.inference_seconds = Histogram(
+            "vendor_inference_seconds", "Forward pass latency", ["modality"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "vendor_queue_items", "Inputs waiting for a forward pass", ["modality"], registry=r
+        )
+        self.spend = Counter("vendor_spend_credits", "Credits committed", registry=r)
+        self.refunds = Counter(
+            "vendor_refunds", "Reservations refunded, by reason", ["reason"], registry=r
+        )
+        self.replays = Counter("vendor_idempotent_replays", "Stored responses replayed", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,91 @@
+"""Selling embeddings: check -> rate limit -> decode -> reserve -> infer -> commit (or refund).
+
+Nothing is reserved before the request is known to be valid; nothing is delivered that was
+not committed; whatever goes wrong after the reservation (inference failure, the caller
+leaving) refunds it. If the process dies, the reservation's lease refunds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.hashing import request_fingerprint
+from shared.schemas import EmbeddingRequest, Modality
+from vendor_service.intake import check_request, decode_images_off_loop
+from vendor_service.ledger import Replay, Reservation
+from vendor_service.rate_limits import RateState
+from vendor_service.render import join, render_split
+from vendor_service.state import VendorState
+
+
+@dataclass(frozen=True)
+class Sale:
+    body: bytes  # exactly the committed (or replayed) response bytes
+    budget_remaining: int | None
+    rate: RateState | None
+    replayed: bool = False
+
+
+async def sell_embeddings(
+    state: VendorState, key_id: str, request: EmbeddingRequest, idempotency_key: str | None
+) -> Sale:
+    settings = state.settings
+    inputs = check_request(request, settings, state.model.info)
+    rate = await state.rate_limiter.hit(key_id, len(inputs))
+    is_image = request.modality is Modality.IMAGE
+    prepared: Sequence[object] = (
+        await decode_images_off_loop(inputs, settings, state.model) if is_image else inputs
+    )
+    images, texts = (len(inputs), 0) if is_image else (0, len(inputs))
+    cost = images * settings.price_per_image + texts * settings.price_per_text
+    if settings.unmetered:  # benchmark switch (dev mode only): no ledger at all
+        head, tail = await _infer_and_render(state, request, prepared, images, texts, cost)
+        return Sale(join(head, 0, tail), None, rate)
+    fingerprint = request_fingerprint(request.model_dump(mode="json")) if idempotency_key else ""
+    held = await state.ledger.reserve(key_id, cost, images, texts, idempotency_key, fingerprint)
+    if isinstance(held, Replay):
+        state.metrics.replays.inc()
+        return Sale(held.body, await state.ledger.remaining(key_id), rate, replayed=True)
+    head, tail = await _infer_or_refund(state, held, request, prepared, images, texts)
+    # Shielded: once started, a commit finishes even if the caller goes away.
+    remaining = await asyncio.shield(state.ledger.commit(held, head, tail))
+    state.metrics.spend.inc(cost)
+    state.metrics.items.labels(request.modality.value).inc(len(inputs))
+    return Sale(join(head, remaining, tail), remaining, rate)
+
+
+async def _infer_or_refund(
+    state: VendorState,
+    held: Reservation,
+    request: EmbeddingRequest,
+    prepared: Sequence[object],
+    images: int,
+    texts: int,
+) -> tuple[bytes, bytes]:
+    try:
+        return await _infer_and_render(state, request, prepared, images, texts, held.cost)
+    except BaseException as exc:
+        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "inference_failed"
+        await asyncio.shield(state.ledger.refund(held))
+        state.metrics.refunds.labels(reason).inc()
+        raise
+
+
+async def _infer_and_render(
+    state: VendorState,
+    request: EmbeddingRequest,
+    prepared: Sequence[object],
+    images: int,
+    texts: int,
+    cost: int,
+) -> tuple[bytes, bytes]:
+    batcher = state.image_batcher if images else state.text_batcher
+    vectors = await batcher.submit(prepared)  # type: ignore[arg-type]
+    array = np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
+    return render_split(
+        array, state.model.info.model_id, request.encoding_format, images, texts, cost
+    )

