@@ -42,6 +42,7 @@ class SpendRecord:
     cost: int = 0
     cache_hits: int = 0
     requests: int = 0
+    replays: int = 0  # batches answered from the vendor's idempotency store (no new charge)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class BudgetTracker:
         pipe.hincrby(self._record_key, field, len(batch.keys))
         pipe.hincrby(self._record_key, "cost", batch.cost)
         pipe.hincrby(self._record_key, "requests", 1)
+        pipe.hincrby(self._record_key, "replays", int(batch.replayed))
         pipe.execute()
 
     def record(self) -> SpendRecord:

@@ -20,6 +20,7 @@ from client_trainer.teacher.retry import retrying
 from client_trainer.teacher.wire import (
     idempotency_key,
     is_payment_required,
+    is_replay,
     parse_embeddings,
     raise_for_error,
     request_body,
@@ -37,8 +38,12 @@ class PurchasedBatch:
     modality: Modality
     keys: list[str]
     embeddings: np.ndarray  # (n, d) float32, L2-normalised by the vendor
-    cost: int  # credits charged (0 when the vendor replayed a stored response)
+    # Credits the vendor charged for these embeddings. A replay is not charged again, but it
+    # still reports the one original charge, which this client never saw (the first answer
+    # was lost, or its process died before caching it): so it is counted here, once.
+    cost: int
     budget_remaining: int
+    replayed: bool = False  # answered from the vendor's idempotency store
 
 
 OnBatch = Callable[[PurchasedBatch], None]
@@ -118,7 +123,8 @@ class TeacherClient:
                 response = await self._http.post("/v1/embeddings", json=body, headers=headers)
                 raise_for_error(response)
         vectors, cost, remaining = parse_embeddings(response, len(keys))
-        return PurchasedBatch(modality, keys, vectors, cost, remaining)
+        replayed = is_replay(response)
+        return PurchasedBatch(modality, keys, vectors, cost, remaining, replayed)
 
     async def embed(
         self,

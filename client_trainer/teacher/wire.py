@@ -21,6 +21,13 @@ from shared.headers import RETRY_AFTER
 from shared.schemas import EncodingFormat, Modality
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
+# Set by the vendor when it answers from its idempotency store: the body's usage.cost is the
+# original charge, and nothing was charged this time.
+IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
+
+
+def is_replay(response: httpx.Response) -> bool:
+    return response.headers.get(IDEMPOTENT_REPLAYED, "").lower() == "true"
 
 
 def idempotency_key(model_id: str, modality: Modality, content_keys: list[str]) -> str:
