@@ -27,7 +27,7 @@ def quick_config(root: Path, out_dir: Path, **train: object) -> RunConfig:
         "train.batch_per_domain": 8,
         "train.eval_every": 3,
         "train.lr": 1e-3,
-        "train.threads": 2,
+        "train.threads": 1,
         "output.out_dir": out_dir,
         "output.progress": False,
     }
