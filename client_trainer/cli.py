@@ -44,6 +44,12 @@ Ensemble = Annotated[
 Cap = Annotated[int | None, typer.Option(help="Hard spend cap of this run in credits.")]
 InFlight = Annotated[int | None, typer.Option(help="Vendor requests in flight at once.")]
 PerRequest = Annotated[int | None, typer.Option(help="Inputs per request (<= vendor's limit).")]
+RedisUrl = Annotated[
+    str | None, typer.Option(envvar="REDIS_URL", help="Client cache Redis (else embedded).")
+]
+RedisPrefix = Annotated[
+    str | None, typer.Option(envvar="CLIENT_REDIS_PREFIX", help="Client Redis key prefix.")
+]
 Model = Annotated[str | None, typer.Option(help="Vendor model id (default: the first listed).")]
 Method = Annotated[str | None, typer.Option(help="zero-shot, erm, lp-ft, kd or vl2v-adip.")]
 ErmVariant = Annotated[str | None, typer.Option(help="ERM variant: full or linear-probe.")]
@@ -81,8 +87,12 @@ def _teacher(
     cap: int | None,
     in_flight: int | None,
     per_request: int | None,
+    redis_url: str | None,
+    redis_prefix: str | None,
 ) -> dict[str, Any]:
     return {
+        "teacher.redis_url": redis_url,
+        "teacher.redis_prefix": redis_prefix,
         "teacher.vendor_url": url,
         "teacher.api_key": key,
         "teacher.model": model,
@@ -128,12 +138,23 @@ def buy(
     model: Model = None,
     seed: Seed = None,
     run_name: RunName = None,
+    redis_url: RedisUrl = None,
+    redis_prefix: RedisPrefix = None,
     quiet: Quiet = False,
 ) -> None:
     """Pre-purchase teacher embeddings of a data set (prompts + images) under a spend cap."""
     overrides = {
         **_teacher(
-            vendor_url, api_key, model, targets, prompt_ensemble, cap, max_in_flight, per_request
+            vendor_url,
+            api_key,
+            model,
+            targets,
+            prompt_ensemble,
+            cap,
+            max_in_flight,
+            per_request,
+            redis_url,
+            redis_prefix,
         ),
         **_data(data_root, dataset, test_domain, image_size, max_per_domain),
         "train.seed": seed,
@@ -187,12 +208,23 @@ def train(
     device: Device = None,
     out_dir: OutDir = None,
     run_name: RunName = None,
+    redis_url: RedisUrl = None,
+    redis_prefix: RedisPrefix = None,
     quiet: Quiet = False,
 ) -> None:
     """Train (and evaluate) one method on one held-out domain; writes metrics.json."""
     overrides = {
         **_teacher(
-            vendor_url, api_key, model, targets, prompt_ensemble, cap, max_in_flight, per_request
+            vendor_url,
+            api_key,
+            model,
+            targets,
+            prompt_ensemble,
+            cap,
+            max_in_flight,
+            per_request,
+            redis_url,
+            redis_prefix,
         ),
         **_data(data_root, dataset, test_domain, image_size, max_per_domain),
         "student.name": student,
