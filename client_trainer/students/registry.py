@@ -7,7 +7,6 @@ paths are never taken (no network here), and a missing file fails at once with a
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,35 +55,42 @@ def _create(name: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
     return timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
 
 
-def _timm_pretrained(name: str, kwargs: dict[str, Any]) -> nn.Module:
-    """timm weights only when already cached locally; never a download."""
+def _cached_hub_file(hub_id: str) -> Path | None:
+    """A timm weight file already in the local Hugging Face cache (no network call)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo, _, revision = hub_id.partition("@")
+    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(repo, filename, revision=revision or None)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def _local_timm_weights(name: str) -> Path | None:
     cfg = timm.models.get_pretrained_cfg(name)
     if cfg is None:
         raise StudentError(f"timm has no pretrained weights for {name!r}")
+    if cfg.file:
+        return Path(cfg.file) if Path(cfg.file).is_file() else None
     if cfg.hf_hub_id:
-        previous = os.environ.get("HF_HUB_OFFLINE")
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        try:
-            return _create(name, True, kwargs)
-        except StudentError:
-            raise
-        except Exception as exc:  # hub raises several types when a file is not cached
-            raise StudentError(
-                f"pretrained weights of {name!r} are not on this machine"
-                f" ({exc.__class__.__name__}); use --student-init file --student-weights PATH,"
-                " or --student-init random"
-            ) from exc
-        finally:
-            if previous is None:
-                os.environ.pop("HF_HUB_OFFLINE", None)
-            else:
-                os.environ["HF_HUB_OFFLINE"] = previous
+        return _cached_hub_file(cfg.hf_hub_id)
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(str(cfg.url or "none")).name
-    if not cfg.url or not cached.is_file():
-        raise StudentError(f"pretrained weights of {name!r} are not on this machine")
-    model = _create(name, False, kwargs)
-    load_weight_file(model, cached)
-    return model
+    return cached if cfg.url and cached.is_file() else None
+
+
+def _timm_pretrained(name: str, kwargs: dict[str, Any]) -> nn.Module:
+    """timm weights only when already on disk; timm's own download path is never taken."""
+    path = _local_timm_weights(name)
+    if path is None:
+        raise StudentError(
+            f"pretrained weights of {name!r} are not on this machine; use --student-init file"
+            " --student-weights PATH, or --student-init random"
+        )
+    overlay = {"file": str(path), "hf_hub_id": None, "url": None}
+    return timm.create_model(
+        name, pretrained=True, num_classes=0, pretrained_cfg_overlay=overlay, **kwargs
+    )
 
 
 def _state_dict_of(blob: Any) -> Mapping[str, torch.Tensor]:
