@@ -288,7 +288,8 @@ def evaluate(
         "train.device": device,
     }
     try:
-        scores = evaluate_checkpoint(checkpoint, _config(config, overrides, True))
+        base = load_config(config) if config is not None else None
+        scores = evaluate_checkpoint(checkpoint, base, overrides)
     except (DataError, StudentError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     typer.echo(json.dumps(scores))

@@ -88,12 +88,17 @@ class TeacherSession:
         found = self._run(self.tracker.acquire(modality, items, self.client, tick))
         return F.normalize(torch.from_numpy(np.array(found, dtype=np.float32)), dim=-1)
 
+    def prompt_embeddings(self, prompts: list[str]) -> torch.Tensor:
+        """(P, D): one embedding per prompt string, as given."""
+        model_id = self.card().id
+        return self.acquire(
+            Modality.TEXT, [queries.text_query(model_id, p) for p in prompts], "texts"
+        )
+
     def texts(self, classes: tuple[str, ...], ensemble: bool) -> torch.Tensor:
         """(C, D): per class the mean of its prompts' embeddings, renormalised."""
-        model_id = self.card().id
         prompts = queries.class_prompts(classes, ensemble)
-        flat = [queries.text_query(model_id, p) for group in prompts for p in group]
-        found = self.acquire(Modality.TEXT, flat, "texts")
+        found = self.prompt_embeddings([p for group in prompts for p in group])
         per_class = found.view(len(classes), len(prompts[0]), -1).mean(dim=1)
         return F.normalize(per_class, dim=-1)
 
