@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Annotated
 
 import typer
 
 from vendor_service import accounts
 from vendor_service.errors import VendorError
-from vendor_service.settings import load_settings
+from vendor_service.settings import Settings
+from vendor_service.settings import load_settings as _load_settings
 
 app = typer.Typer(help="The CLIP embedding vendor.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys directly in the ledger.", no_args_is_help=True)
@@ -28,10 +30,25 @@ def serve(
     from vendor_service.app import create_app
 
     settings = load_settings()
+    # The event loop, the inference thread and the decode threads share the GIL: a shorter
+    # switch interval (default 5 ms) keeps a busy thread from stalling the loop for long.
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a one-line reason why they cannot start anything."""
+    from pydantic import ValidationError
+
+    try:
+        return _load_settings()
+    except ValidationError as exc:
+        reasons = "; ".join(str(error["msg"]) for error in exc.errors())
+        typer.echo(f"invalid settings: {reasons}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _print(model: object) -> None:
