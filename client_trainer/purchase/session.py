@@ -84,8 +84,14 @@ class TeacherSession:
         return self.tracker.record()
 
     def acquire(self, modality: Modality, items: list[Query], label: str) -> torch.Tensor:
-        tick = self._progress(label, len(items)) if self._progress and items else None
-        found = self._run(self.tracker.acquire(modality, items, self.client, tick))
+        show = self._progress
+
+        def progress_for(to_buy: int, hits: int) -> Callable[[int, int], None]:
+            assert show is not None
+            return show(f"{label} ({hits} cached)", to_buy)
+
+        factory = progress_for if show is not None else None
+        found = self._run(self.tracker.acquire(modality, items, self.client, factory))
         return F.normalize(torch.from_numpy(np.array(found, dtype=np.float32)), dim=-1)
 
     def prompt_embeddings(self, prompts: list[str]) -> torch.Tensor:
