@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import torch
 
 from client_trainer.budget.tracker import SpendRecord
 from client_trainer.config import RunConfig, parse_targets
@@ -53,8 +52,7 @@ def buy_embeddings(
         session.texts(index.classes, config.teacher.prompt_ensemble)
         texts = len(index.classes)
         if kind == "clean":
-            files = ImageSet(torch.empty(0), torch.empty(0), torch.empty(0), index.paths)
-            session.images(files, "images")
+            session.images(index.paths, "images")
             images = len(index.paths)
         else:
             task = load_task(config.data, config.train.seed)

@@ -12,7 +12,7 @@ from client_trainer.train.batches import TrainTargets
 def train_targets(session: TeacherSession, task: TaskSplit, config: RunConfig) -> TrainTargets:
     kind, k_views = parse_targets(config.teacher.targets)
     if kind == "clean":
-        return TrainTargets("clean", clean=session.images(task.train, "train images"))
+        return TrainTargets("clean", clean=session.images(task.train.paths, "train images"))
     if kind == "views":
         views, embeddings = session.views(
             task.train, k_views, config.train.seed, config.data.image_size
@@ -28,6 +28,6 @@ def buy_bundle(
     train = train_targets(session, task, config) if needs.train_images else TrainTargets("none")
     if not needs.eval_images:
         return TeacherBundle(text, train)
-    holdout = session.images(task.holdout, "holdout images")
-    target = session.images(task.target, "target images")
+    holdout = session.images(task.holdout.paths, "holdout images")
+    target = session.images(task.target.paths, "target images")
     return TeacherBundle(text, train, holdout, target)

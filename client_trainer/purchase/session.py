@@ -7,7 +7,7 @@ client and the tracker, and turns data into normalised embedding tensors.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -108,10 +108,10 @@ class TeacherSession:
         per_class = found.view(len(classes), len(prompts[0]), -1).mean(dim=1)
         return F.normalize(per_class, dim=-1)
 
-    def images(self, images: ImageSet, label: str) -> torch.Tensor:
+    def images(self, paths: Sequence[Path], label: str) -> torch.Tensor:
         """(N, D): one embedding per image file (its exact bytes)."""
         model_id = self.card().id
-        items = [queries.image_file_query(model_id, p) for p in images.paths]
+        items = [queries.image_file_query(model_id, p) for p in paths]
         return self.acquire(Modality.IMAGE, items, label)
 
     def views(
