@@ -36,6 +36,9 @@ ImageSize = Annotated[int | None, typer.Option(help="Student input size in pixel
 MaxPerDomain = Annotated[int | None, typer.Option(help="At most N images per domain (seeded).")]
 Student = Annotated[str | None, typer.Option(help="Any timm model name.")]
 StudentInit = Annotated[str | None, typer.Option(help="Student weights: random, timm or file.")]
+StudentModule = Annotated[
+    str | None, typer.Option(help="Module to import first (registers timm models).")
+]
 StudentWeights = Annotated[Path | None, typer.Option(help="Local weight file (init = file).")]
 Targets = Annotated[str | None, typer.Option(help="Teacher targets: clean, views:K or per-step.")]
 Ensemble = Annotated[
@@ -190,6 +193,7 @@ def train(
     student: Student = None,
     student_init: StudentInit = None,
     student_weights: StudentWeights = None,
+    student_module: StudentModule = None,
     targets: Targets = None,
     prompt_ensemble: Ensemble = None,
     cap: Cap = None,
@@ -230,6 +234,7 @@ def train(
         "student.name": student,
         "student.init": student_init,
         "student.weights": student_weights,
+        "student.module": student_module,
         "train.method": method,
         "train.erm_variant": erm_variant,
         "train.steps": steps,

@@ -66,6 +66,10 @@ class StudentConfig(_Section):
     weights: Path | None = Field(
         default=None, description="Local weight file, used when init = file."
     )
+    module: str | None = Field(
+        default=None,
+        description="Python module to import first (one that registers timm models).",
+    )
 
 
 class TeacherConfig(_Section):
