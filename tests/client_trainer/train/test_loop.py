@@ -76,3 +76,11 @@ def test_weight_averager_is_the_mean_of_the_later_steps() -> None:
     assert averager.count == 3
     mean = averager.averaged_state()["weight"]
     assert torch.allclose(mean, torch.full_like(mean, sum(seen) / len(seen)))
+
+
+def test_without_a_holdout_the_last_weights_are_kept(quick: RunConfig) -> None:
+    inputs = _inputs(quick.with_overrides({"data.holdout_fraction": 0.0}))
+    assert len(inputs.task.holdout) == 0
+    model = classifier_model(inputs)
+    report = run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 2)
+    assert report.selected == f"best@{quick.train.steps}"
