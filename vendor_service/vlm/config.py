@@ -1,0 +1,24 @@
+"""Typed config of the vendor's own small CLIP, trained on the world's caption corpus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.world.captions import CaptionConfig
+from shared.world.config import CorpusConfig, vendor_corpus
+
+
+@dataclass(frozen=True)
+class VLMTrainConfig:
+    corpus: CorpusConfig = field(default_factory=vendor_corpus)  # images the VLM learns from
+    captions: CaptionConfig = field(default_factory=CaptionConfig)  # caption sampling policy
+    model_name: str = "world-clip"  # open_clip architecture (vendor_service/model_configs)
+    steps: int = 500  # optimiser steps
+    batch_size: int = 256  # image-caption pairs per step (contrastive negatives)
+    lr: float = 1e-3  # AdamW peak learning rate (linear warm-up, cosine decay)
+    warmup_steps: int = 50  # steps of linear warm-up
+    weight_decay: float = 0.1  # AdamW weight decay
+    holdout: int = 1_000  # last images of the corpus kept out of training, for zero-shot eval
+    throughput_images: int = 512  # random images timed through encode_image (0 skips it)
+    seed: int = 0  # torch seed and caption-sampling seed
+    threads: int = 2  # torch CPU threads
