@@ -14,6 +14,7 @@ from client_trainer.budget.tracker import SpendCapReached
 from client_trainer.config import RunConfig, load_config
 from client_trainer.data.domainbed import DataError
 from client_trainer.pipeline import buy_embeddings, evaluate_checkpoint, train_run
+from client_trainer.simulation.cli import register as register_simulation
 from client_trainer.students.registry import StudentError
 from client_trainer.teacher.errors import TeacherError
 
@@ -298,6 +299,9 @@ def evaluate(
     except (DataError, StudentError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     typer.echo(json.dumps(scores))
+
+
+register_simulation(app)  # demo, table, sweep-budget, pretrain-student
 
 
 def main() -> None:

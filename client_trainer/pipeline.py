@@ -81,6 +81,8 @@ def _metrics(
         "image_queries": spend.images,
         "text_queries": spend.texts,
         "cache_hits": spend.cache_hits,
+        "image_cache_hits": spend.image_hits,
+        "text_cache_hits": spend.text_hits,
         "cost": spend.cost,
         "requests": spend.requests,
         "wall_s": round(wall, 3),

@@ -13,10 +13,12 @@ from vendor_service import accounts
 from vendor_service.errors import VendorError
 from vendor_service.settings import Settings
 from vendor_service.settings import load_settings as _load_settings
+from vendor_service.vlm.cli import register as register_vlm_commands
 
 app = typer.Typer(help="The CLIP embedding vendor.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys directly in the ledger.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+register_vlm_commands(app)  # train-vlm
 
 
 @app.command()
@@ -30,6 +32,7 @@ def serve(
     from vendor_service.app import create_app
 
     settings = load_settings()
+    check_weights(settings)
     # The event loop, the inference thread and the decode threads share the GIL: a shorter
     # switch interval (default 5 ms) keeps a busy thread from stalling the loop for long.
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
@@ -37,6 +40,17 @@ def serve(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+def check_weights(settings: Settings) -> None:
+    """Refuse to start, in one line, when the default world teacher was never trained."""
+    from vendor_service.vlm.weights import MissingWorldCheckpoint, resolve_pretrained
+
+    try:
+        resolve_pretrained(settings.pretrained)
+    except MissingWorldCheckpoint as exc:
+        typer.echo(f"cannot serve: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def load_settings() -> Settings:

@@ -15,8 +15,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# The one place the default architecture lives (random weights until a checkpoint is given).
-DEFAULT_MODEL = "tiny-clip-test"
+# The one place the default model lives: the offline world's own small CLIP, whose checkpoint
+# `python -m vendor_service train-vlm` writes into the artefact cache ("world" finds it there).
+DEFAULT_MODEL = "world-clip"
+DEFAULT_PRETRAINED = "world"
 
 # Admin tokens that are obviously not secrets.
 PLACEHOLDER_TOKENS = frozenset(
@@ -43,8 +45,9 @@ class Settings(BaseSettings):
     # --- model ----------------------------------------------------------------------------
     # open_clip architecture name (ours live in vendor_service/model_configs).
     model: str = DEFAULT_MODEL
-    # open_clip pretrained tag or a local checkpoint path; empty = random weights (seeded).
-    pretrained: str = ""
+    # open_clip pretrained tag (e.g. openai, when weights are reachable), a local checkpoint
+    # path, `world` (the offline world's trained teacher), or empty = seeded random weights.
+    pretrained: str = DEFAULT_PRETRAINED
     # Public model id clients send in `model`; empty = derived from architecture and weights.
     model_id: str = ""
     # Seed of torch before the model is built, so random weights match across replicas.

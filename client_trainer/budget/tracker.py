@@ -41,6 +41,8 @@ class SpendRecord:
     texts: int = 0
     cost: int = 0
     cache_hits: int = 0
+    image_hits: int = 0  # the image part of cache_hits
+    text_hits: int = 0  # the text part of cache_hits
     requests: int = 0
     replays: int = 0  # batches answered from the vendor's idempotency store (no new charge)
 
@@ -93,9 +95,13 @@ class BudgetTracker:
         values = {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
         return SpendRecord(**{k: v for k, v in values.items() if k in SpendRecord.__annotations__})
 
-    def _count_hits(self, hits: int) -> None:
+    def _count_hits(self, hits: int, modality: Modality) -> None:
         if hits:
-            self._redis.hincrby(self._record_key, "cache_hits", hits)
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.hincrby(self._record_key, "cache_hits", hits)
+            part = "image_hits" if modality == Modality.IMAGE else "text_hits"
+            pipe.hincrby(self._record_key, part, hits)
+            pipe.execute()
 
     def _affordable(self, wanted: int, price: int) -> int:
         if self._cap is None or price == 0:
@@ -114,7 +120,7 @@ class BudgetTracker:
         within the cap. Raises `SpendCapReached` after buying what fits when it cannot all."""
         unique = list(dict.fromkeys(q.key for q in queries))
         have = self.cached(unique)
-        self._count_hits(len(have))
+        self._count_hits(len(have), modality)
         payload_of = {q.key: q.payload for q in queries}
         missing = [k for k in unique if k not in have]
         price = await teacher.price(modality)

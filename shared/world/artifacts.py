@@ -24,8 +24,8 @@ FORMAT_VERSION = 1
 
 
 def default_root() -> Path:
-    """Where artefacts live: $WORLD_ARTIFACTS, else ./artifacts."""
-    return Path(os.environ.get("WORLD_ARTIFACTS", "artifacts"))
+    """Where artefacts live: $ARTIFACTS_DIR, else ./artifacts."""
+    return Path(os.environ.get("ARTIFACTS_DIR", "artifacts"))
 
 
 def config_dict(config: Any) -> dict[str, Any]:

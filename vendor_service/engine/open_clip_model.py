@@ -16,6 +16,7 @@ from vendor_service.engine.model import ModelInfo
 from vendor_service.engine.preprocess import OPENAI_MEAN, OPENAI_STD, ClipPreprocess
 from vendor_service.model_configs import register_model_configs
 from vendor_service.settings import Settings
+from vendor_service.vlm.weights import resolve_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ class OpenClipModel:
         torch.manual_seed(settings.seed)
         self.device = pick_device(settings.device)
         self.autocast_dtype = pick_dtype(settings.precision, self.device)
+        pretrained = resolve_pretrained(settings.pretrained)
         model, _, transform = open_clip.create_model_and_transforms(
-            settings.model, pretrained=settings.pretrained or None, device=self.device
+            settings.model, pretrained=pretrained or None, device=self.device
         )
         self.model = model.eval()
         self.tokenizer = open_clip.get_tokenizer(settings.model)
@@ -69,10 +71,7 @@ class OpenClipModel:
         self._preprocess = ClipPreprocess(image_size, mean, std)
         with torch.inference_mode():
             dim = int(self.encode_texts(["probe"]).shape[1])
-        model_id = (
-            settings.model_id
-            or f"{settings.model}@{weights_tag(settings.pretrained, settings.seed)}"
-        )
+        model_id = settings.model_id or f"{settings.model}@{weights_tag(pretrained, settings.seed)}"
         self.info = ModelInfo(model_id, dim, image_size, int(self.tokenizer.context_length))
         log.info("model %s on %s (autocast %s)", model_id, self.device, self.autocast_dtype)
 

@@ -40,7 +40,9 @@ def test_outputs_are_normalised_float32(model: OpenClipModel) -> None:
 
 def test_same_seed_same_weights_across_instances(model: OpenClipModel) -> None:
     again = OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained=""))
-    other = OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", seed=1))
+    other = OpenClipModel(
+        Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="", seed=1)
+    )
     texts = ["same text"]
     torch.testing.assert_close(model.encode_texts(texts), again.encode_texts(texts))
     assert not torch.allclose(model.encode_texts(texts), other.encode_texts(texts))
@@ -68,7 +70,9 @@ def test_weights_tag(tmp_path) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_autocast_matches_cpu(model: OpenClipModel) -> None:
-    gpu = OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", device="cuda"))
+    gpu = OpenClipModel(
+        Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="", device="cuda")
+    )
     assert gpu.autocast_dtype in (torch.float16, torch.bfloat16)
     batch = torch.stack([model.preprocess(im) for im in images(4)])
     on_gpu = gpu.encode_images(batch)

@@ -1,0 +1,118 @@
+"""The experiments of the simulation: the method table and the query-budget sweep.
+
+Each point is one ordinary client run (`train_run`), so every number here comes from the same
+code path a user's `python -m client_trainer train` takes, buying through the same cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from client_trainer.config import RunConfig
+from client_trainer.pipeline import train_run
+from client_trainer.report import ResultRow, SweepRow
+
+Announce = Callable[[str], None]  # one line per run, so progress is visible between bars
+
+
+def _run(base: RunConfig, overrides: dict[str, Any]) -> dict[str, Any]:
+    return train_run(base.with_overrides(overrides)).metrics
+
+
+def _queries(metrics: dict[str, Any]) -> tuple[int, int]:
+    """(image, text) queries the run used: bought now, or earlier and read from the cache."""
+    return (
+        int(metrics["image_queries"]) + int(metrics.get("image_cache_hits", 0)),
+        int(metrics["text_queries"]) + int(metrics.get("text_cache_hits", 0)),
+    )
+
+
+def run_table(
+    base: RunConfig,
+    domains: Iterable[str],
+    methods: Iterable[str],
+    seeds: Iterable[int],
+    announce: Announce,
+) -> list[ResultRow]:
+    """Every method on every held-out domain and seed (leave-one-domain-out)."""
+    rows = []
+    for seed in seeds:
+        for domain in domains:
+            for method in methods:
+                announce(f"{method} | held-out {domain} | seed {seed}")
+                m = _run(
+                    base,
+                    {
+                        "data.test_domain": domain,
+                        "train.method": method,
+                        "train.seed": seed,
+                        "output.run_name": f"table-{domain}-{method}-s{seed}",
+                    },
+                )
+                images, texts = _queries(m)
+                rows.append(
+                    ResultRow(
+                        method,
+                        domain,
+                        seed,
+                        m["id_acc"],
+                        m["ood_acc"],
+                        images,
+                        texts,
+                        int(m["cost"]),
+                    )
+                )
+    return rows
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    test_domain: str  # the held-out domain every sweep point is evaluated on
+    fractions: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0)  # share of training images bought
+    strategies: tuple[str, ...] = ("random", "class-balanced", "k-center")
+    policies: tuple[str, ...] = ("views:4", "per-step")  # target policies next to clean views
+    seed: int = 0
+
+
+def run_sweep(base: RunConfig, plan: SweepPlan, announce: Announce) -> list[SweepRow]:
+    """VL2V-ADiP at each budget for each selection strategy, then each target policy."""
+    rows = []
+    common = {
+        "data.test_domain": plan.test_domain,
+        "train.method": "vl2v-adip",
+        "train.seed": plan.seed,
+    }
+    for strategy in plan.strategies:
+        for fraction in plan.fractions:
+            announce(f"sweep {strategy} {fraction:.0%} | held-out {plan.test_domain}")
+            m = _run(
+                base,
+                {
+                    **common,
+                    "teacher.image_budget": fraction,
+                    "teacher.selection": strategy,
+                    "output.run_name": f"sweep-{plan.test_domain}-{strategy}-{fraction}",
+                },
+            )
+            rows.append(_sweep_row(strategy, fraction, m, plan))
+    for policy in ("clean", *plan.policies):
+        announce(f"policy {policy} | held-out {plan.test_domain}")
+        m = _run(
+            base,
+            {
+                **common,
+                "teacher.targets": policy,
+                "output.run_name": f"policy-{plan.test_domain}-{policy}",
+            },
+        )
+        rows.append(_sweep_row(f"policy:{policy}", 1.0, m, plan))
+    return rows
+
+
+def _sweep_row(strategy: str, fraction: float, m: dict[str, Any], plan: SweepPlan) -> SweepRow:
+    images, _ = _queries(m)
+    return SweepRow(
+        strategy, fraction, images, m["id_acc"], m["ood_acc"], plan.test_domain, plan.seed
+    )

@@ -1,0 +1,49 @@
+"""The offline world's training recipe: the run config every simulated experiment starts from.
+
+Chosen on the source holdouts only (never on a target domain); see docs/offline-world.md for
+how each number was picked and what it measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from client_trainer.config import RunConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    image_size: int = 32  # student input side (the world's task images are resized to it)
+    student: str = "world_convnet_s"  # timm name, pretrained by `pretrain-student`
+    steps: int = 150  # optimiser steps per stage
+    lr: float = 5e-5  # Adam, as the paper (keeps the pretrained features)
+    head_lr: float | None = 1e-3  # head-only stages (linear probe, ADiP align)
+    batch_per_domain: int = 32  # the paper's batch per source domain
+    eval_every: int = 50  # holdout evaluation (model selection) every N steps
+
+
+def base_config(
+    recipe: Recipe,
+    data_root: Path,
+    dataset: str,
+    student_weights: Path,
+    out_dir: Path,
+) -> RunConfig:
+    """A RunConfig for `recipe` on the world's task; vendor and Redis are filled in later."""
+    return RunConfig().with_overrides(
+        {
+            "data.root": data_root,
+            "data.dataset": dataset,
+            "data.image_size": recipe.image_size,
+            "student.name": recipe.student,
+            "student.init": "file",
+            "student.weights": student_weights,
+            "train.steps": recipe.steps,
+            "train.lr": recipe.lr,
+            "train.head_lr": recipe.head_lr,
+            "train.batch_per_domain": recipe.batch_per_domain,
+            "train.eval_every": recipe.eval_every,
+            "output.out_dir": out_dir,
+        }
+    )

@@ -1,0 +1,84 @@
+"""Everything a simulated experiment needs before its first run: the client's world, a Redis,
+a vendor with an API key, and the base run config that ties them together."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from client_trainer.config import RunConfig
+from client_trainer.simulation.recipe import Recipe, base_config
+from client_trainer.simulation.vendor_access import VendorPlan, vendor_access
+from client_trainer.simulation.world import prepare_client_world
+from shared.redis_server import resolve_redis
+
+Announce = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    out_dir: Path = Path("runs/demo")  # report, summary, plots and run directories
+    artifacts: Path = field(  # cached world data, teacher checkpoint, student weights, Redis
+        default_factory=lambda: Path(os.environ.get("ARTIFACTS_DIR", "artifacts"))
+    )
+    vendor_url: str | None = None  # a running vendor; None starts one locally
+    api_key: str | None = None  # its API key; None creates one with the admin token
+    admin_token: str | None = None  # the vendor's admin token (generated for a local vendor)
+    redis_url: str | None = None  # the client's (and a local vendor's) Redis; None = embedded
+    budget: int = 10**9  # credits on the API key this session creates
+    recipe: Recipe = field(default_factory=Recipe)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> SessionConfig:
+        env = {
+            "vendor_url": os.environ.get("VENDOR_URL") or None,
+            "api_key": os.environ.get("VENDOR_API_KEY") or None,
+            "admin_token": os.environ.get("VENDOR_ADMIN_TOKEN") or None,
+            "redis_url": os.environ.get("REDIS_URL") or None,
+        }
+        return cls(**{**env, **{k: v for k, v in overrides.items() if v is not None}})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Session:
+    base: RunConfig  # every run of the session starts from this config
+    domains: tuple[str, ...]
+    vendor_url: str
+    local_vendor: bool
+
+
+@contextmanager
+def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Session]:
+    announce("world: generating (or reusing) the task data and the pretrained student")
+    world = prepare_client_world(config.artifacts, config.recipe.student)
+    redis = resolve_redis(config.redis_url, config.artifacts / "redis", who="simulation")
+    plan = VendorPlan(
+        config.vendor_url,
+        config.api_key,
+        config.admin_token,
+        config.budget,
+        redis.url,
+        config.artifacts,
+        config.out_dir / "logs",
+    )
+    try:
+        with vendor_access(plan, announce) as vendor:
+            base = base_config(
+                config.recipe,
+                world.data_root,
+                world.dataset,
+                world.student_weights,
+                config.out_dir / "runs",
+            ).with_overrides(
+                {
+                    "teacher.vendor_url": vendor.base_url,
+                    "teacher.api_key": vendor.api_key,
+                    "teacher.redis_url": redis.url,
+                }
+            )
+            yield Session(base, world.domains, vendor.base_url, vendor.local)
+    finally:
+        redis.close()
