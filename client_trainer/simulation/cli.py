@@ -5,6 +5,7 @@ Registered onto the client's typer app; each is a thin call into a library funct
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +21,24 @@ Artifacts = Annotated[
     typer.Option(envvar="ARTIFACTS_DIR", help="Cache of world data, teacher, student, Redis."),
 ]
 Seeds = Annotated[int, typer.Option(help="Number of seeds (0, 1, ...) of the method table.")]
+Profile = Annotated[str, typer.Option(help="World size: full (the demo's) or micro (tests).")]
 
 
-def _session(out: Path | None, artifacts: Path | None, default_out: str) -> SessionConfig:
-    return SessionConfig.from_env(out_dir=out or Path("runs") / default_out, artifacts=artifacts)
+def _guarded(run: Callable[[], object]) -> None:
+    """Run an experiment; a failure is one readable line and exit code 1, not a traceback."""
+    try:
+        run()
+    except (RuntimeError, ValueError, TimeoutError, OSError) as exc:
+        announce(f"[red]failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+def _session(
+    out: Path | None, artifacts: Path | None, default_out: str, profile: str
+) -> SessionConfig:
+    return SessionConfig.from_env(
+        out_dir=out or Path("runs") / default_out, artifacts=artifacts, profile=profile
+    )
 
 
 def demo(
@@ -31,23 +46,27 @@ def demo(
     artifacts: Artifacts = None,
     seeds: Seeds = 1,
     sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Run the budget sweep.")] = True,
+    profile: Profile = "full",
 ) -> None:
     """The whole simulation: world, vendor, every method on every held-out domain, the
     query-budget sweep, and runs/demo/report.md + summary.json + plots. Uses VENDOR_URL,
     VENDOR_API_KEY / VENDOR_ADMIN_TOKEN and REDIS_URL when set, else starts everything locally."""
-    config = DemoConfig(_session(out, artifacts, "demo"), seeds=tuple(range(seeds)), sweep=sweep)
-    run_demo(config)
+    session = _session(out, artifacts, "demo", profile)
+    config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep)
+    _guarded(lambda: run_demo(config))
 
 
 def table(
     out: Out = None,
     artifacts: Artifacts = None,
     seeds: Seeds = 5,
+    profile: Profile = "full",
 ) -> None:
     """The offline world's full table: every method, leave-one-domain-out over all domains,
     several seeds (mean ± std), without the budget sweep."""
-    config = DemoConfig(_session(out, artifacts, "table"), seeds=tuple(range(seeds)), sweep=False)
-    run_demo(config)
+    session = _session(out, artifacts, "table", profile)
+    config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=False)
+    _guarded(lambda: run_demo(config))
 
 
 def sweep_budget(
@@ -64,6 +83,7 @@ def sweep_budget(
         "views:4,per-step"
     ),
     seed: Annotated[int, typer.Option(help="Seed of the sweep.")] = 0,
+    profile: Profile = "full",
 ) -> None:
     """Accuracy against images bought, per selection strategy and target policy."""
     from client_trainer.simulation.sweep import run_sweep_command
@@ -75,20 +95,16 @@ def sweep_budget(
         tuple(p for p in policies.split(",") if p),
         seed,
     )
-    run_sweep_command(_session(out, artifacts, "sweep"), plan)
+    _guarded(lambda: run_sweep_command(_session(out, artifacts, "sweep", profile), plan))
 
 
-def pretrain_student_command(
-    artifacts: Artifacts = None,
-    student: Annotated[str, typer.Option(help="timm name of the world student.")] = (
-        "world_convnet_s"
-    ),
-) -> None:
+def pretrain_student_command(artifacts: Artifacts = None, profile: Profile = "full") -> None:
     """Pretrain the client's default student on the world's photo-dominated "ImageNet"
     (cached by config hash); prints the weight file."""
-    from client_trainer.pretrain import PretrainConfig, pretrain_student
+    from client_trainer.pretrain import pretrain_student
+    from client_trainer.simulation.profiles import client_profile
 
-    path = pretrain_student(PretrainConfig(model_name=student), artifacts)
+    path = pretrain_student(client_profile(profile).pretrain, artifacts)
     announce(f"student weights: {path}")
     typer.echo(str(path))
 

@@ -18,6 +18,7 @@ from client_trainer.pipeline import buy_embeddings
 from client_trainer.report import Summary, write_report
 from client_trainer.report.records import METHOD_ORDER
 from client_trainer.simulation.experiments import SweepPlan, run_sweep, run_table
+from client_trainer.simulation.profiles import client_profile
 from client_trainer.simulation.session import SessionConfig, simulation_session
 from client_trainer.simulation.summary_table import print_methods
 
@@ -58,7 +59,8 @@ def run_demo(config: DemoConfig, command: str | None = None) -> Summary:
 def _meta(config: DemoConfig, base: dict[str, object], started: float) -> dict[str, object]:
     return {
         "wall_s": round(time.perf_counter() - started, 1),
-        "recipe": asdict(config.session.recipe),
+        "profile": config.session.profile,
+        "recipe": asdict(client_profile(config.session.profile).recipe),
         "seeds": list(config.seeds),
         "base_config": base,
     }

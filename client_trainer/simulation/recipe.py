@@ -15,7 +15,6 @@ from client_trainer.config import RunConfig
 @dataclass(frozen=True)
 class Recipe:
     image_size: int = 32  # student input side (the world's task images are resized to it)
-    student: str = "world_convnet_s"  # timm name, pretrained by `pretrain-student`
     steps: int = 150  # optimiser steps per stage
     lr: float = 5e-5  # Adam, as the paper (keeps the pretrained features)
     head_lr: float | None = 1e-3  # head-only stages (linear probe, ADiP align)
@@ -27,18 +26,19 @@ def base_config(
     recipe: Recipe,
     data_root: Path,
     dataset: str,
-    student_weights: Path,
+    student: tuple[str, Path],
     out_dir: Path,
 ) -> RunConfig:
-    """A RunConfig for `recipe` on the world's task; vendor and Redis are filled in later."""
+    """A RunConfig for `recipe` on the world's task with `student` = (timm name, weight
+    file); vendor and Redis are filled in later."""
     return RunConfig().with_overrides(
         {
             "data.root": data_root,
             "data.dataset": dataset,
             "data.image_size": recipe.image_size,
-            "student.name": recipe.student,
+            "student.name": student[0],
             "student.init": "file",
-            "student.weights": student_weights,
+            "student.weights": student[1],
             "train.steps": recipe.steps,
             "train.lr": recipe.lr,
             "train.head_lr": recipe.head_lr,

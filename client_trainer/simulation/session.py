@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from client_trainer.config import RunConfig
-from client_trainer.simulation.recipe import Recipe, base_config
+from client_trainer.simulation.profiles import client_profile
+from client_trainer.simulation.recipe import base_config
 from client_trainer.simulation.vendor_access import VendorPlan, vendor_access
 from client_trainer.simulation.world import prepare_client_world
 from shared.redis_server import resolve_redis
@@ -29,7 +30,10 @@ class SessionConfig:
     admin_token: str | None = None  # the vendor's admin token (generated for a local vendor)
     redis_url: str | None = None  # the client's (and a local vendor's) Redis; None = embedded
     budget: int = 10**9  # credits on the API key this session creates
-    recipe: Recipe = field(default_factory=Recipe)
+    profile: str = "full"  # size of the world: full (the demo's) or micro (tests)
+    client_prefix: str = field(  # key prefix of the client's cache and spend records
+        default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:")
+    )
 
     @classmethod
     def from_env(cls, **overrides: object) -> SessionConfig:
@@ -53,7 +57,8 @@ class Session:
 @contextmanager
 def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Session]:
     announce("world: generating (or reusing) the task data and the pretrained student")
-    world = prepare_client_world(config.artifacts, config.recipe.student)
+    profile = client_profile(config.profile)
+    world = prepare_client_world(config.artifacts, profile)
     redis = resolve_redis(config.redis_url, config.artifacts / "redis", who="simulation")
     plan = VendorPlan(
         config.vendor_url,
@@ -63,20 +68,22 @@ def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Se
         redis.url,
         config.artifacts,
         config.out_dir / "logs",
+        config.profile,
     )
     try:
         with vendor_access(plan, announce) as vendor:
             base = base_config(
-                config.recipe,
+                profile.recipe,
                 world.data_root,
                 world.dataset,
-                world.student_weights,
+                (world.student, world.student_weights),
                 config.out_dir / "runs",
             ).with_overrides(
                 {
                     "teacher.vendor_url": vendor.base_url,
                     "teacher.api_key": vendor.api_key,
                     "teacher.redis_url": redis.url,
+                    "teacher.redis_prefix": config.client_prefix,
                 }
             )
             yield Session(base, world.domains, vendor.base_url, vendor.local)

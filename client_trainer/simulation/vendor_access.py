@@ -34,6 +34,7 @@ class VendorPlan:
     redis_url: str  # the Redis a local vendor keeps its ledger in
     artifacts: Path  # where the local vendor's trained teacher is cached
     logs: Path  # folder of the local vendor's logs
+    profile: str = "full"  # size of the world teacher a local vendor trains
 
 
 @contextmanager
@@ -48,7 +49,9 @@ def vendor_access(plan: VendorPlan, announce: Callable[[str], None]) -> Iterator
         "VENDOR_ADMIN_TOKEN": plan.admin_token or secrets.token_urlsafe(32),
     }
     announce("vendor: training (or reusing) the offline world's CLIP teacher")
-    run_vendor_command(commands.VENDOR_TRAIN, env, plan.logs / "vendor-train.log")
+    train = [*commands.VENDOR_TRAIN, "--profile", plan.profile]
+    checkpoint = run_vendor_command(train, env, plan.logs / "vendor-train.log").strip()
+    env |= {"VENDOR_MODEL": "world-clip", "VENDOR_PRETRAINED": checkpoint.splitlines()[-1]}
     announce("vendor: starting the service on loopback")
     with local_vendor(env, plan.logs / "vendor.log") as vendor:
         api_key = create_api_key(vendor.base_url, vendor.admin_token, "demo", plan.budget)

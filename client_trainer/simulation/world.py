@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.world.config import TaskConfig
+from client_trainer.simulation.profiles import ClientProfile
 from shared.world.domainbed import build_task
 
 
@@ -17,13 +17,16 @@ class ClientWorld:
     data_root: Path  # holds <dataset>/<domain>/<class>/<n>.png
     dataset: str
     domains: tuple[str, ...]
-    student_weights: Path  # backbone weights of the pretrained student
+    student: str  # timm name of the pretrained student
+    student_weights: Path  # its backbone weights
 
 
-def prepare_client_world(artifacts: Path, student: str) -> ClientWorld:
-    from client_trainer.pretrain import PretrainConfig, pretrain_student
+def prepare_client_world(artifacts: Path, profile: ClientProfile) -> ClientWorld:
+    from client_trainer.pretrain import pretrain_student
 
-    task = TaskConfig()
-    data_root = build_task(task, artifacts)
-    weights = pretrain_student(PretrainConfig(model_name=student), artifacts)
-    return ClientWorld(data_root, task.dataset, tuple(task.domains), weights)
+    data_root = build_task(profile.task, artifacts)
+    weights = pretrain_student(profile.pretrain, artifacts)
+    task = profile.task
+    return ClientWorld(
+        data_root, task.dataset, tuple(task.domains), profile.pretrain.model_name, weights
+    )

@@ -17,12 +17,12 @@ class MissingWorldCheckpoint(FileNotFoundError):
     """The world teacher was asked for but has not been trained yet."""
 
 
-def world_checkpoint(root: Path | None = None) -> Path:
+def world_checkpoint(root: Path | None = None, profile: str = "full") -> Path:
     """Path of the trained world teacher, or `MissingWorldCheckpoint` saying what to run."""
-    from vendor_service.vlm.config import VLMTrainConfig
+    from vendor_service.vlm.profiles import vlm_profile
     from vendor_service.vlm.train import CHECKPOINT, KIND
 
-    directory = artifact_dir(root or default_root(), KIND, VLMTrainConfig())
+    directory = artifact_dir(root or default_root(), KIND, vlm_profile(profile))
     if not (directory / MANIFEST).is_file():
         raise MissingWorldCheckpoint(
             f"the offline world's teacher is not trained yet (looked in {directory}); run "
@@ -32,5 +32,9 @@ def world_checkpoint(root: Path | None = None) -> Path:
 
 
 def resolve_pretrained(pretrained: str) -> str:
-    """open_clip's `pretrained` argument for a setting: `world` becomes the checkpoint path."""
-    return str(world_checkpoint()) if pretrained == WORLD else pretrained
+    """open_clip's `pretrained` argument for a setting: `world` (or `world:<profile>`)
+    becomes the trained checkpoint's path; anything else is passed through."""
+    name, _, profile = pretrained.partition(":")
+    if name != WORLD:
+        return pretrained
+    return str(world_checkpoint(profile=profile or "full"))

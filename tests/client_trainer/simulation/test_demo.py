@@ -1,0 +1,62 @@
+"""`python -m client_trainer demo --profile micro` end to end, as a user runs it.
+
+A real embedded-or-machine Redis, the vendor's own train-vlm and serve commands as processes,
+every method on every held-out domain, the budget sweep, and the report files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.live_vendor import REPO_ROOT
+from tests.support.redis import delete_prefix
+
+METHODS = {"zero-shot", "erm", "lp-ft", "kd", "vl2v-adip"}
+
+
+@pytest.mark.timeout(600)
+def test_micro_demo_writes_report_summary_and_plots(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "REDIS_URL": redis_url,
+        "VENDOR_REDIS_PREFIX": f"{redis_prefix}vendor:",
+        "CLIENT_REDIS_PREFIX": f"{redis_prefix}client:",
+    }
+    out = tmp_path / "demo"
+    argv = [sys.executable, "-m", "client_trainer", "demo", "--profile", "micro",
+            "--out", str(out), "--artifacts", str(tmp_path / "artifacts")]  # fmt: skip
+    try:
+        done = subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, timeout=540)
+    finally:
+        delete_prefix(redis_url, redis_prefix)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    results = summary["results"]
+    assert {r["method"] for r in results} == METHODS
+    assert len({r["test_domain"] for r in results}) == 4
+    assert all(0.0 <= r["ood_acc"] <= 1.0 for r in results)
+    by_method = {r["method"]: r for r in results}
+    assert by_method["erm"]["image_queries"] == 0  # ERM never asks the teacher for images
+    assert by_method["vl2v-adip"]["image_queries"] > 0
+    sweep = summary["budget_sweep"]
+    strategies = {row["strategy"] for row in sweep}
+    assert {"random", "class-balanced", "k-center"} <= strategies
+    random_points = sorted(
+        (r["budget"], r["image_queries"]) for r in sweep if r["strategy"] == "random"
+    )
+    assert [q for _, q in random_points] == sorted(
+        q for _, q in random_points
+    )  # more budget, more queries
+    report = (out / "report.md").read_text()
+    assert "python -m client_trainer demo" in report
+    assert (out / "methods.png").stat().st_size > 1000
+    assert (out / "budget_sweep.png").stat().st_size > 1000
