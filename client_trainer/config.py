@@ -86,17 +86,6 @@ class TeacherConfig(_Section):
         default="clean",
         description="Image targets: clean (one per image), views:K (K cached views), per-step.",
     )
-    image_budget: float = Field(
-        default=1.0,
-        gt=0,
-        le=1,
-        description="Share of training images whose teacher embedding is bought (clean"
-        " targets, vl2v-adip); the rest train with the text term alone.",
-    )
-    selection: str = Field(
-        default="random",
-        description="Which images an image_budget < 1 buys: random, class-balanced, k-center.",
-    )
     prompt_ensemble: bool = Field(
         default=False,
         description="Average the text embeddings of several prompt templates per class.",
@@ -126,14 +115,6 @@ class TeacherConfig(_Section):
     redis_prefix: str = Field(
         default="client:", description="Key prefix of the client's cache and records."
     )
-
-    @field_validator("selection")
-    @classmethod
-    def _known_selection(cls, value: str) -> str:
-        from client_trainer.selection import get_strategy
-
-        get_strategy(value)
-        return value
 
     @field_validator("targets")
     @classmethod

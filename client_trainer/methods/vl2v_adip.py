@@ -26,31 +26,18 @@ from client_trainer.train.model import StudentModel, build_student_model
 
 
 def adip_loss(
-    projected: torch.Tensor,
-    teacher_image: torch.Tensor,
-    label_text: torch.Tensor,
-    lmd: float,
-    bought: torch.Tensor | None = None,
+    projected: torch.Tensor, teacher_image: torch.Tensor, label_text: torch.Tensor, lmd: float
 ) -> torch.Tensor:
-    """Mean over the batch of lmd·(−cos(Pf, I_t)) + (1−lmd)·(−cos(Pf, T_y)).
-
-    Under a query budget, `bought` (B,) marks the rows whose teacher image embedding was
-    bought; the other rows train with the text term alone, −cos(Pf, T_y).
-    """
+    """Mean over the batch of lmd·(−cos(Pf, I_t)) + (1−lmd)·(−cos(Pf, T_y))."""
     image_cos = F.cosine_similarity(projected.float(), teacher_image.float(), dim=-1)
     text_cos = F.cosine_similarity(projected.float(), label_text.float(), dim=-1)
-    both = lmd * -image_cos + (1 - lmd) * -text_cos
-    if bought is None:
-        return both.mean()
-    return torch.where(bought, both, -text_cos).mean()
+    return (lmd * -image_cos + (1 - lmd) * -text_cos).mean()
 
 
 def _loss(text: torch.Tensor, lmd: float) -> StageLoss:
     def loss(model: StudentModel, batch: StepBatch, features: torch.Tensor) -> torch.Tensor:
         assert batch.teacher is not None
-        return adip_loss(
-            model.head(features), batch.teacher, text[batch.labels], lmd, batch.teacher_mask
-        )
+        return adip_loss(model.head(features), batch.teacher, text[batch.labels], lmd)
 
     return loss
 

@@ -5,17 +5,12 @@ from __future__ import annotations
 from client_trainer.config import RunConfig, parse_targets
 from client_trainer.data.splits import TaskSplit
 from client_trainer.methods.base import TeacherBundle, TeacherNeeds
-from client_trainer.purchase.budgeted import budgeted_clean_targets
 from client_trainer.purchase.session import TeacherSession
 from client_trainer.train.batches import TrainTargets
 
 
 def train_targets(session: TeacherSession, task: TaskSplit, config: RunConfig) -> TrainTargets:
     kind, k_views = parse_targets(config.teacher.targets)
-    if config.teacher.image_budget < 1:
-        if kind != "clean" or config.train.method != "vl2v-adip":
-            raise ValueError("image_budget < 1 applies to vl2v-adip with clean targets")
-        return budgeted_clean_targets(session, task.train, config)
     if kind == "clean":
         return TrainTargets("clean", clean=session.images(task.train.paths, "train images"))
     if kind == "views":

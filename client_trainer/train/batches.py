@@ -29,7 +29,6 @@ class TrainTargets:
     views: torch.Tensor | None = None  # (N, K, 3, S, S) uint8
     view_embeddings: torch.Tensor | None = None  # (N, K, D)
     buy: BuyViews | None = None  # per-step purchase
-    bought: torch.Tensor | None = None  # (N,) bool: images with a clean target (None = all)
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,6 @@ class StepBatch:
     images: torch.Tensor  # (B, 3, S, S) float in [0, 1], on the device
     labels: torch.Tensor  # (B,)
     teacher: torch.Tensor | None  # (B, D) L2-normalised teacher image embeddings
-    teacher_mask: torch.Tensor | None = None  # (B,) bool: rows of `teacher` that were bought
 
 
 class BatchSource:
@@ -80,10 +78,8 @@ class BatchSource:
         index = self._order.next()
         images, teacher = self._images_and_teacher(index)
         dev = self._device
-        bought = self._targets.bought
         return StepBatch(
             images.to(dev, non_blocking=True),
             self._train.labels[index].to(dev),
             None if teacher is None else teacher.to(dev),
-            None if bought is None else bought[index].to(dev),
         )
