@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import redis
 import typer
 from rich.console import Console
 
@@ -165,7 +166,7 @@ def buy(
     }
     try:
         report = buy_embeddings(_config(config, overrides, quiet))
-    except (TeacherError, SpendCapReached, DataError, ValueError) as exc:
+    except (TeacherError, SpendCapReached, DataError, ValueError, redis.RedisError) as exc:
         _fail(exc)
     typer.echo(
         json.dumps(
@@ -251,7 +252,15 @@ def train(
     }
     try:
         result = train_run(_config(config, overrides, quiet))
-    except (TeacherError, SpendCapReached, DataError, StudentError, KeyError, ValueError) as exc:
+    except (
+        TeacherError,
+        SpendCapReached,
+        DataError,
+        StudentError,
+        KeyError,
+        ValueError,
+        redis.RedisError,
+    ) as exc:
         _fail(exc)
     m = result.metrics
     typer.echo(
