@@ -86,6 +86,13 @@ class TeacherConfig(_Section):
         default="clean",
         description="Image targets: clean (one per image), views:K (K cached views), per-step.",
     )
+    image_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Share of training images whose targets are bought (seeded subset; clean or"
+        " views); the others train on the label terms only.",
+    )
     prompt_ensemble: bool = Field(
         default=False,
         description="Average the text embeddings of several prompt templates per class.",
