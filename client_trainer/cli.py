@@ -42,6 +42,9 @@ StudentModule = Annotated[
 ]
 StudentWeights = Annotated[Path | None, typer.Option(help="Local weight file (init = file).")]
 Targets = Annotated[str | None, typer.Option(help="Teacher targets: clean, views:K or per-step.")]
+ImageFraction = Annotated[
+    float | None, typer.Option(help="Share of training images whose targets are bought.")
+]
 Ensemble = Annotated[
     bool | None, typer.Option("--prompt-ensemble/--single-prompt", help="Prompt ensemble.")
 ]
@@ -195,6 +198,7 @@ def train(
     student_init: StudentInit = None,
     student_weights: StudentWeights = None,
     student_module: StudentModule = None,
+    image_fraction: ImageFraction = None,
     targets: Targets = None,
     prompt_ensemble: Ensemble = None,
     cap: Cap = None,
@@ -236,6 +240,7 @@ def train(
         "student.init": student_init,
         "student.weights": student_weights,
         "student.module": student_module,
+        "teacher.image_fraction": image_fraction,
         "train.method": method,
         "train.erm_variant": erm_variant,
         "train.steps": steps,
