@@ -83,9 +83,11 @@ class _HoldoutScorer:
         return accuracy(feats, self._holdout.labels, logits)
 
 
-def _steps(model: StudentModel, stage: Stage, source: BatchSource) -> Iterator[tuple[int, float]]:
+def _steps(
+    model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float
+) -> Iterator[tuple[int, float]]:
     params = set_trainable(model, stage.train_backbone, stage.train_head)
-    optimiser = torch.optim.Adam(params, lr=stage.lr, weight_decay=0.0)
+    optimiser = torch.optim.Adam(params, lr=stage.lr, weight_decay=weight_decay)
     device = next(model.parameters()).device
     for step in range(1, stage.steps + 1):
         model.train()
@@ -113,6 +115,7 @@ def run_stage(
     eval_every: int,
     swad_start: float | None = None,
     progress: Progress | None = None,
+    weight_decay: float = 0.0,
 ) -> StageReport:
     """Train one stage, then leave `model` holding the selected weights."""
     device = next(model.parameters()).device
@@ -120,7 +123,7 @@ def run_stage(
     averager = WeightAverager(model, int(stage.steps * swad_start) + 1) if swad_start else None
     best_acc, best_state, best_step = score(), copy.deepcopy(model.state_dict()), 0
     report = StageReport(stage.name, stage.steps, "initial", best_acc, [(0, best_acc)])
-    for step, loss in _steps(model, stage, source):
+    for step, loss in _steps(model, stage, source, weight_decay):
         report.last_loss = loss
         if averager is not None:
             averager.update(step)
