@@ -83,19 +83,41 @@ class _HoldoutScorer:
         return accuracy(feats, self._holdout.labels, logits)
 
 
+# With a frozen backbone and fixed inputs (cached views), each input's features are computed
+# once per stage instead of once per draw.
+CACHE_FROZEN_FEATURES = True
+
+
+def _frozen_features(model: StudentModel, stage: Stage, source: BatchSource) -> torch.Tensor | None:
+    views = source.fixed_views()
+    if stage.train_backbone or views is None or not CACHE_FROZEN_FEATURES or stage.steps == 0:
+        return None
+    device = next(model.parameters()).device
+    model.backbone.eval()
+    with torch.no_grad():
+        parts = [
+            model.features(views[i : i + 256].to(device).float() / 255.0).float()
+            for i in range(0, len(views), 256)
+        ]
+    return torch.cat(parts)
+
+
 def _steps(
     model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float
 ) -> Iterator[tuple[int, float]]:
     params = set_trainable(model, stage.train_backbone, stage.train_head)
     optimiser = torch.optim.Adam(params, lr=stage.lr, weight_decay=weight_decay)
     device = next(model.parameters()).device
+    cached = _frozen_features(model, stage, source)
     for step in range(1, stage.steps + 1):
         model.train()
         if not stage.train_backbone:
             model.backbone.eval()
         batch = source.next()
         with _autocast(device):
-            if stage.train_backbone:
+            if cached is not None and batch.view_ids is not None:
+                features = cached[batch.view_ids.to(device)]
+            elif stage.train_backbone:
                 features = model.features(batch.images)
             else:
                 with torch.no_grad():
