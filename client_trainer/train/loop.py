@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -46,6 +47,7 @@ class StageReport:
     holdout_acc: float
     history: list[tuple[int, float]] = field(default_factory=list)  # (step, holdout acc)
     last_loss: float = float("nan")
+    seconds: float = 0.0  # wall time of the stage, evaluations included
 
 
 def set_trainable(model: StudentModel, backbone: bool, head: bool) -> list[torch.nn.Parameter]:
@@ -140,6 +142,7 @@ def run_stage(
     weight_decay: float = 0.0,
 ) -> StageReport:
     """Train one stage, then leave `model` holding the selected weights."""
+    started = time.perf_counter()
     device = next(model.parameters()).device
     score = _HoldoutScorer(model, holdout, stage, device)
     averager = WeightAverager(model, int(stage.steps * swad_start) + 1) if swad_start else None
@@ -163,4 +166,5 @@ def run_stage(
         model.load_state_dict(best_state)
         report.selected, report.holdout_acc = f"best@{best_step}", best_acc
     set_trainable(model, False, False)
+    report.seconds = round(time.perf_counter() - started, 3)
     return report
