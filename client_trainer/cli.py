@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import redis
 import typer
 from rich.console import Console
 
@@ -42,6 +43,9 @@ StudentModule = Annotated[
 ]
 StudentWeights = Annotated[Path | None, typer.Option(help="Local weight file (init = file).")]
 Targets = Annotated[str | None, typer.Option(help="Teacher targets: clean, views:K or per-step.")]
+ImageFraction = Annotated[
+    float | None, typer.Option(help="Share of training images whose targets are bought.")
+]
 Ensemble = Annotated[
     bool | None, typer.Option("--prompt-ensemble/--single-prompt", help="Prompt ensemble.")
 ]
@@ -65,6 +69,7 @@ EvalEvery = Annotated[int | None, typer.Option(help="Evaluate the holdouts every
 Lmd = Annotated[float | None, typer.Option(help="ADiP weight of the image term.")]
 Swad = Annotated[bool | None, typer.Option("--swad/--no-swad", help="SWAD weight averaging.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of everything.")]
+Threads = Annotated[int | None, typer.Option(help="torch CPU threads (default 1).")]
 Device = Annotated[str | None, typer.Option(help="auto, cpu or cuda.")]
 OutDir = Annotated[Path | None, typer.Option(help="Parent folder of run directories.")]
 RunName = Annotated[str | None, typer.Option(help="Run directory and spend-record name.")]
@@ -166,7 +171,7 @@ def buy(
     }
     try:
         report = buy_embeddings(_config(config, overrides, quiet))
-    except (TeacherError, SpendCapReached, DataError, ValueError) as exc:
+    except (TeacherError, SpendCapReached, DataError, ValueError, redis.RedisError) as exc:
         _fail(exc)
     typer.echo(
         json.dumps(
@@ -195,6 +200,7 @@ def train(
     student_init: StudentInit = None,
     student_weights: StudentWeights = None,
     student_module: StudentModule = None,
+    image_fraction: ImageFraction = None,
     targets: Targets = None,
     prompt_ensemble: Ensemble = None,
     cap: Cap = None,
@@ -211,6 +217,7 @@ def train(
     swad: Swad = None,
     seed: Seed = None,
     device: Device = None,
+    threads: Threads = None,
     out_dir: OutDir = None,
     run_name: RunName = None,
     redis_url: RedisUrl = None,
@@ -236,6 +243,7 @@ def train(
         "student.init": student_init,
         "student.weights": student_weights,
         "student.module": student_module,
+        "teacher.image_fraction": image_fraction,
         "train.method": method,
         "train.erm_variant": erm_variant,
         "train.steps": steps,
@@ -247,12 +255,21 @@ def train(
         "train.swad": swad,
         "train.seed": seed,
         "train.device": device,
+        "train.threads": threads,
         "output.out_dir": out_dir,
         "output.run_name": run_name,
     }
     try:
         result = train_run(_config(config, overrides, quiet))
-    except (TeacherError, SpendCapReached, DataError, StudentError, KeyError, ValueError) as exc:
+    except (
+        TeacherError,
+        SpendCapReached,
+        DataError,
+        StudentError,
+        KeyError,
+        ValueError,
+        redis.RedisError,
+    ) as exc:
         _fail(exc)
     m = result.metrics
     typer.echo(

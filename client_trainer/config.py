@@ -8,6 +8,7 @@ field by field (the CLI's flags). Every field carries its meaning in `descriptio
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -86,6 +87,13 @@ class TeacherConfig(_Section):
         default="clean",
         description="Image targets: clean (one per image), views:K (K cached views), per-step.",
     )
+    image_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Share of training images whose targets are bought (seeded subset; clean or"
+        " views); the others train on the label terms only.",
+    )
     prompt_ensemble: bool = Field(
         default=False,
         description="Average the text embeddings of several prompt templates per class.",
@@ -113,7 +121,8 @@ class TeacherConfig(_Section):
         default=None, description="Client cache Redis; None = REDIS_URL or embedded."
     )
     redis_prefix: str = Field(
-        default="client:", description="Key prefix of the client's cache and records."
+        default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:"),
+        description="Key prefix of the client's cache and records (env CLIENT_REDIS_PREFIX).",
     )
 
     @field_validator("targets")

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Numeric precision: auto (bf16/fp16 autocast on cuda, fp32 on cpu), fp32, fp16, bf16.
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
-    # torch intra-op threads for the forward; 0 = torch's default.
+    # torch intra-op threads; 0 = `serve` picks cores - 1 (in-process apps leave torch alone).
     torch_threads: int = Field(default=0, ge=0)
 
     # --- dynamic batching -----------------------------------------------------------------

@@ -115,19 +115,30 @@ class TeacherSession:
         return self.acquire(Modality.IMAGE, items, label)
 
     def views(
-        self, images: ImageSet, k_views: int, seed: int, size: int
+        self,
+        images: ImageSet,
+        k_views: int,
+        seed: int,
+        size: int,
+        bought: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """K augmented views per image (N, K, 3, S, S) uint8 and their embeddings (N, K, D)."""
+        """K augmented views per image (N, K, 3, S, S) uint8 and their embeddings (N, K, D);
+        with `bought` (N,) bool only those images' views are bought (zeros elsewhere)."""
         model_id = self.card().id
         keys = [queries.image_file_query(model_id, p).key for p in images.paths]
         views = queries.make_views(images.pixels, keys, k_views, seed, size)
+        rows = range(len(images)) if bought is None else bought.nonzero().flatten().tolist()
         items = [
             queries.pixels_query(model_id, views[i, k], queries.view_descriptor(size, k, seed))
-            for i in range(len(images))
+            for i in rows
             for k in range(k_views)
         ]
         found = self.acquire(Modality.IMAGE, items, f"views:{k_views}")
-        return views, found.view(len(images), k_views, -1)
+        embeddings = torch.zeros(len(images), k_views, found.shape[-1] if len(items) else 0)
+        embeddings[torch.as_tensor(list(rows), dtype=torch.long)] = found.view(
+            len(rows), k_views, -1
+        )
+        return views, embeddings
 
     def per_step(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, D) embeddings of one augmented uint8 batch (3, S, S each)."""

@@ -40,6 +40,7 @@ def test_adip_loss_at_lmd_half_is_the_papers_formula() -> None:
 
 def _inputs(quick: RunConfig) -> tuple[MethodInputs, torch.Tensor]:
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # deterministic student init
     task = load_task(quick.data, quick.train.seed)
     gen = torch.Generator().manual_seed(1)
     text = F.normalize(torch.randn(len(task.classes), 16, generator=gen), dim=-1)
@@ -70,7 +71,8 @@ def _run(inputs: MethodInputs, model: StudentModel, stage_index: int) -> None:
     source = BatchSource(
         inputs.task.train, inputs.teacher.train, 8, cfg.data.image_size, 0, inputs.device
     )
-    run_stage(model, stage, source, inputs.task.holdout, eval_every=100)
+    no_holdout = inputs.task.holdout.subset([])  # no model selection: keep the last weights
+    run_stage(model, stage, source, no_holdout, eval_every=100)
 
 
 def test_align_trains_only_the_projection_and_keeps_batchnorm_statistics(quick: RunConfig) -> None:
@@ -104,3 +106,15 @@ def test_distill_reduces_the_adip_loss(quick: RunConfig) -> None:
     first = run_stage(model, align, source, inputs.task.holdout, eval_every=100)
     second = run_stage(model, distill, source, inputs.task.holdout, eval_every=100)
     assert second.last_loss < first.last_loss
+
+
+def test_rows_without_a_bought_target_keep_only_the_text_term() -> None:
+    projected = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    teacher = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # row 1 was not bought
+    text = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    has = torch.tensor([True, False])
+    by_hand = ((0.5 * -(3 / 5) + 0.5 * -(4 / 5)) + (0.5 * -(1 / math.sqrt(2)))) / 2
+    got = adip_loss(projected, teacher, text, 0.5, has)
+    assert got.item() == pytest.approx(by_hand, abs=1e-6)
+    everyone = adip_loss(projected, teacher, text, 0.5, torch.tensor([True, True]))
+    assert everyone.item() == pytest.approx(adip_loss(projected, teacher, text, 0.5).item())
