@@ -46,6 +46,10 @@ Targets = Annotated[str | None, typer.Option(help="Teacher targets: clean, views
 ImageFraction = Annotated[
     float | None, typer.Option(help="Share of training images whose targets are bought.")
 ]
+Selection = Annotated[
+    str | None,
+    typer.Option(help="Which images --image-fraction buys: random, class-balanced, k-center."),
+]
 Ensemble = Annotated[
     bool | None, typer.Option("--prompt-ensemble/--single-prompt", help="Prompt ensemble.")
 ]
@@ -201,6 +205,7 @@ def train(
     student_weights: StudentWeights = None,
     student_module: StudentModule = None,
     image_fraction: ImageFraction = None,
+    selection: Selection = None,
     targets: Targets = None,
     prompt_ensemble: Ensemble = None,
     cap: Cap = None,
@@ -244,6 +249,7 @@ def train(
         "student.weights": student_weights,
         "student.module": student_module,
         "teacher.image_fraction": image_fraction,
+        "teacher.selection": selection,
         "train.method": method,
         "train.erm_variant": erm_variant,
         "train.steps": steps,

@@ -94,6 +94,11 @@ class TeacherConfig(_Section):
         description="Share of training images whose targets are bought (seeded subset; clean or"
         " views); the others train on the label terms only.",
     )
+    selection: str = Field(
+        default="random",
+        description="Which images an image_fraction < 1 buys: random, class-balanced, or"
+        " k-center (core-set on the pretrained student's features).",
+    )
     prompt_ensemble: bool = Field(
         default=False,
         description="Average the text embeddings of several prompt templates per class.",
@@ -124,6 +129,14 @@ class TeacherConfig(_Section):
         default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:"),
         description="Key prefix of the client's cache and records (env CLIENT_REDIS_PREFIX).",
     )
+
+    @field_validator("selection")
+    @classmethod
+    def _known_selection(cls, value: str) -> str:
+        from client_trainer.selection import get_strategy
+
+        get_strategy(value)
+        return value
 
     @field_validator("targets")
     @classmethod

@@ -91,7 +91,7 @@ def run_sweep(base: RunConfig, plan: SweepPlan, announce: Announce) -> list[Swee
                 base,
                 {
                     **common,
-                    "teacher.image_budget": fraction,
+                    "teacher.image_fraction": fraction,
                     "teacher.selection": strategy,
                     "output.run_name": f"sweep-{plan.test_domain}-{strategy}-{fraction}",
                 },
