@@ -14,3 +14,5 @@ RATELIMIT_RESET = "X-RateLimit-Reset"
 
 # An Idempotency-Key is an opaque client string of bounded length.
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+# "true" on a response replayed from the idempotency store (charged once, by the original).
+IDEMPOTENT_REPLAYED = "Idempotent-Replayed"

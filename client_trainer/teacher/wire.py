@@ -17,13 +17,10 @@ from client_trainer.teacher.errors import (
 from client_trainer.teacher.retry import parse_retry_after
 from shared.codec import embedding_from_base64
 from shared.errors import RETRYABLE_CODES, ErrorBody, ErrorCode
-from shared.headers import RETRY_AFTER
+from shared.headers import IDEMPOTENT_REPLAYED, RETRY_AFTER
 from shared.schemas import EncodingFormat, Modality
 
 _TRANSIENT_STATUSES = frozenset({429, 502, 503, 504})
-# Set by the vendor when it answers from its idempotency store: the body's usage.cost is the
-# original charge, and nothing was charged this time.
-IDEMPOTENT_REPLAYED = "Idempotent-Replayed"
 
 
 def is_replay(response: httpx.Response) -> bool:

@@ -21,5 +21,5 @@ async def create_embeddings(
     if sale.budget_remaining is not None:
         headers[h.BUDGET_REMAINING] = str(sale.budget_remaining)
     if sale.replayed:
-        headers["Idempotent-Replayed"] = "true"
+        headers[h.IDEMPOTENT_REPLAYED] = "true"
     return Response(sale.body, media_type="application/json", headers=headers)
