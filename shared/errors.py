@@ -23,6 +23,7 @@ class ErrorType(StrEnum):
     CONFLICT = "conflict_error"
     RATE_LIMIT = "rate_limit_error"
     UNAVAILABLE = "service_unavailable_error"
+    SERVER = "server_error"
 
 
 class ErrorCode(StrEnum):
@@ -54,6 +55,7 @@ class ErrorCode(StrEnum):
     LEDGER_UNAVAILABLE = "ledger_unavailable"
     INFERENCE_FAILED = "inference_failed"
     RESERVATION_EXPIRED = "reservation_expired"
+    INTERNAL_ERROR = "internal_error"
 
 
 # code -> (HTTP status, type). The one table both sides agree on.
@@ -84,6 +86,8 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, ErrorType]] = {
     ErrorCode.LEDGER_UNAVAILABLE: (503, ErrorType.UNAVAILABLE),
     ErrorCode.INFERENCE_FAILED: (503, ErrorType.UNAVAILABLE),
     ErrorCode.RESERVATION_EXPIRED: (503, ErrorType.UNAVAILABLE),
+    # A bug of ours: a generic message (details only in the vendor's log), nothing charged.
+    ErrorCode.INTERNAL_ERROR: (500, ErrorType.SERVER),
 }
 
 # Codes a client may retry with the same Idempotency-Key (honouring Retry-After).

@@ -66,9 +66,7 @@ async def _redis_down(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
-    return error_response(
-        ErrorCode.INFERENCE_FAILED, "internal error; you were not charged", status=500
-    )
+    return error_response(ErrorCode.INTERNAL_ERROR, "internal error; you were not charged")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -91,6 +91,10 @@ async def test_unexpected_exception_is_a_generic_500(vendor_app: VendorApp) -> N
     response = await vendor_app.embed(api_key, [png_b64()], "image")
     assert response.status_code == 500
     assert "secret" not in response.text and "KeyError" not in response.text
-    assert response.json()["error"]["message"] == "internal error; you were not charged"
+    assert response.json()["error"] == {
+        "message": "internal error; you were not charged",
+        "type": "server_error",
+        "code": "internal_error",
+    }
     info = await vendor_app.key_info(key_id)
     assert (info["spent"], info["reserved"]) == (0, 0)
