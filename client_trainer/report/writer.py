@@ -101,7 +101,11 @@ def sweep_section(summary: Summary) -> list[str]:
 def full_budget_ood(summary: Summary) -> float | None:
     """VL2V-ADiP's OOD accuracy with every image bought: the sweep's budget-1.0 points, else
     the method table's vl2v-adip mean."""
-    full = [r.ood_acc for r in summary.budget_sweep if r.budget >= 1.0]
+    full = [
+        r.ood_acc
+        for r in summary.budget_sweep
+        if r.budget >= 1.0 and not r.strategy.startswith("policy:")
+    ]
     if full:
         return sum(full) / len(full)
     adip = [s for s in method_stats(summary.results) if s.method == "vl2v-adip"]

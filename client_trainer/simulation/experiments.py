@@ -77,37 +77,33 @@ class SweepPlan:
 
 
 def run_sweep(base: RunConfig, plan: SweepPlan, announce: Announce) -> list[SweepRow]:
-    """VL2V-ADiP at each budget for each selection strategy, then each target policy."""
-    rows = []
-    common = {
-        "data.test_domain": plan.test_domain,
-        "train.method": "vl2v-adip",
-        "train.seed": plan.seed,
-    }
+    """VL2V-ADiP at each budget for each selection strategy, then each target policy.
+
+    With every image bought the strategy cannot matter and the policy is `clean`, so that run
+    is trained once and reported for each of them.
+    """
+    common = {"data.test_domain": plan.test_domain, "train.method": "vl2v-adip",
+              "train.seed": plan.seed}  # fmt: skip
+    announce(f"sweep: every image bought | held-out {plan.test_domain}")
+    full = _run(base, {**common, "output.run_name": f"sweep-{plan.test_domain}-full"})
+    rows = [_sweep_row(s, 1.0, full, plan) for s in plan.strategies]
+    rows.append(_sweep_row("policy:clean", 1.0, full, plan))
     for strategy in plan.strategies:
-        for fraction in plan.fractions:
-            announce(f"sweep {strategy} {fraction:.0%} | held-out {plan.test_domain}")
-            m = _run(
-                base,
-                {
-                    **common,
-                    "teacher.image_fraction": fraction,
-                    "teacher.selection": strategy,
-                    "output.run_name": f"sweep-{plan.test_domain}-{strategy}-{fraction}",
-                },
-            )
-            rows.append(_sweep_row(strategy, fraction, m, plan))
-    for policy in ("clean", *plan.policies):
-        announce(f"policy {policy} | held-out {plan.test_domain}")
-        m = _run(
-            base,
-            {
-                **common,
-                "teacher.targets": policy,
-                "output.run_name": f"policy-{plan.test_domain}-{policy}",
-            },
-        )
-        rows.append(_sweep_row(f"policy:{policy}", 1.0, m, plan))
+        for fraction in (f for f in plan.fractions if f < 1.0):
+            announce(f"sweep: {strategy} {fraction:.0%} | held-out {plan.test_domain}")
+            overrides = {
+                "teacher.image_fraction": fraction,
+                "teacher.selection": strategy,
+                "output.run_name": f"sweep-{plan.test_domain}-{strategy}-{fraction}",
+            }
+            rows.append(_sweep_row(strategy, fraction, _run(base, {**common, **overrides}), plan))
+    for policy in plan.policies:
+        announce(f"sweep: targets {policy} | held-out {plan.test_domain}")
+        overrides = {
+            "teacher.targets": policy,
+            "output.run_name": f"sweep-{plan.test_domain}-{policy}",
+        }
+        rows.append(_sweep_row(f"policy:{policy}", 1.0, _run(base, {**common, **overrides}), plan))
     return rows
 
 
