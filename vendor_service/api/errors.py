@@ -48,6 +48,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, VendorError):  # e.g. BodyLimit raising while FastAPI reads
+        return await _vendor_error(request, exc.__cause__)
     if exc.status_code == 404:
         return error_response(ErrorCode.NOT_FOUND, f"no route {request.url.path}")
     if exc.status_code == 405:
