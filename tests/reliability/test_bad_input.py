@@ -22,7 +22,9 @@ from tests.reliability.ledger_audit import PRICE_PER_IMAGE, PRICE_PER_TEXT, read
 from tests.reliability.payloads import b64, declared_png, jpeg_bytes, png_bytes
 from tests.reliability.vendor_process import VendorProcess
 
-GIF_1X1 = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+GIF_1X1 = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,9 @@ BAD_CASES = [
     ),
     BadCase("wrong base64 alphabet", _image("this is not base64!!"), ErrorCode.INVALID_BASE64),
     BadCase("wrong base64 padding", _image(b64(PNG)[:-3]), ErrorCode.INVALID_BASE64),
-    BadCase("non-image bytes", _image(b64(b"just some text bytes")), ErrorCode.UNSUPPORTED_IMAGE_FORMAT),
+    BadCase(
+        "non-image bytes", _image(b64(b"just some text bytes")), ErrorCode.UNSUPPORTED_IMAGE_FORMAT
+    ),
     BadCase("gif is not sold", _image(b64(GIF_1X1)), ErrorCode.UNSUPPORTED_IMAGE_FORMAT),
     BadCase(
         "data uri of text/plain",
@@ -86,7 +90,9 @@ BAD_CASES = [
     BadCase("empty list", _text(), ErrorCode.EMPTY_INPUT),
     BadCase("empty image list", _image(), ErrorCode.EMPTY_INPUT),
     BadCase("empty string", _text("ok", ""), ErrorCode.EMPTY_INPUT),
-    BadCase("mixed: text among images", _image(b64(PNG), "a photo of a dog"), ErrorCode.INVALID_BASE64),
+    BadCase(
+        "mixed: text among images", _image(b64(PNG), "a photo of a dog"), ErrorCode.INVALID_BASE64
+    ),
     BadCase("plain text sent as image", _image("a photo of a dog"), ErrorCode.INVALID_BASE64),
     BadCase("unknown modality", {**_text("hi"), "modality": "audio"}, ErrorCode.INVALID_REQUEST),
     BadCase("wrong model id", {**_text("hi"), "model": "gpt-imaginary"}, ErrorCode.MODEL_NOT_FOUND),
@@ -96,7 +102,12 @@ BAD_CASES = [
     BadCase("wrong dimensions", {**_text("hi"), "dimensions": 7}, ErrorCode.INVALID_REQUEST),
     BadCase("malformed json", b'{"model": "MODEL", "input": ["a"', ErrorCode.INVALID_REQUEST),
     BadCase("json that is not an object", b'["MODEL", "a"]', ErrorCode.INVALID_REQUEST),
-    BadCase("idempotency key too long", _text("hi"), ErrorCode.INVALID_REQUEST, {"Idempotency-Key": "k" * 300}),
+    BadCase(
+        "idempotency key too long",
+        _text("hi"),
+        ErrorCode.INVALID_REQUEST,
+        {"Idempotency-Key": "k" * 300},
+    ),
 ]
 
 
@@ -161,7 +172,12 @@ def test_a_1x1_image_is_an_image(
 
 @pytest.mark.parametrize(
     "text",
-    ["nul \x00 inside", "\u202eRTL override \u05e9\u05dc\u05d5\u05dd", "emoji 🦊🧪👩‍🔬", "e\u0301\u0302\u0303"],
+    [
+        "nul \x00 inside",
+        "\u202eRTL override \u05e9\u05dc\u05d5\u05dd",
+        "emoji 🦊🧪👩‍🔬",
+        "e\u0301\u0302\u0303",
+    ],
     ids=["nul", "rtl", "emoji", "combining"],
 )
 def test_odd_but_valid_unicode_is_text(

@@ -40,8 +40,10 @@ class VendorProcess:
         log_path = self.log_dir / f"vendor-{self.port}-{self.starts}.log"
         with log_path.open("wb") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "vendor_service", "serve"]
-                + ["--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    *(sys.executable, "-m", "vendor_service", "serve"),
+                    *("--host", "127.0.0.1", "--port", str(self.port)),
+                ],
                 cwd=REPO_ROOT,
                 env=vendor_env(self.redis_url, self.prefix, self.overrides),
                 stdout=log_file,

@@ -21,7 +21,7 @@ def test_lone_surrogates_are_not_text(raw: str) -> None:
 
 
 def test_a_key_name_must_be_text() -> None:
-    with pytest.raises(ValidationError, match="(?i)unicode"):
+    with pytest.raises(ValidationError, match=r"(?i)unicode"):
         CreateKeyRequest.model_validate(json.loads('{"name": "\\ud800", "budget": 1}'))
 
 
