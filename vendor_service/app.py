@@ -82,7 +82,14 @@ def _lifespan(
 async def build_state(
     settings: Settings, metrics: VendorMetrics, endpoint: RedisEndpoint, factory: ModelFactory
 ) -> VendorState:
-    client = aioredis.from_url(endpoint.url, socket_timeout=5, socket_connect_timeout=2)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        endpoint.url,
+        max_connections=settings.redis_max_connections,
+        timeout=5,
+        socket_timeout=5,
+        socket_connect_timeout=2,
+    )
+    client = aioredis.Redis(connection_pool=pool)
     ledger = Ledger(
         client,
         settings.redis_prefix,
@@ -95,6 +102,7 @@ async def build_state(
         f"{settings.redis_prefix}ratelimit",
         settings.rate_limit_requests,
         settings.rate_limit_items,
+        pool,
     )
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
@@ -155,4 +163,5 @@ async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
     await state.image_batcher.stop()
     state.executor.shutdown(wait=True)
     await state.redis.aclose()
+    await state.redis.connection_pool.disconnect()
     endpoint.close()

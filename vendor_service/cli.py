@@ -10,7 +10,8 @@ import typer
 
 from vendor_service import accounts
 from vendor_service.errors import VendorError
-from vendor_service.settings import load_settings
+from vendor_service.settings import Settings
+from vendor_service.settings import load_settings as _load_settings
 
 app = typer.Typer(help="The CLIP embedding vendor.", no_args_is_help=True)
 keys = typer.Typer(help="Manage API keys directly in the ledger.", no_args_is_help=True)
@@ -32,6 +33,18 @@ def serve(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or a one-line reason why they cannot start anything."""
+    from pydantic import ValidationError
+
+    try:
+        return _load_settings()
+    except ValidationError as exc:
+        reasons = "; ".join(str(error["msg"]) for error in exc.errors())
+        typer.echo(f"invalid settings: {reasons}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def _print(model: object) -> None:

@@ -6,7 +6,9 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -43,9 +45,17 @@ def limits_uri(redis_url: str) -> str:
 
 
 class KeyRateLimiter:
-    def __init__(self, redis_url: str, key_prefix: str, requests: str, items: str) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        key_prefix: str,
+        requests: str,
+        items: str,
+        pool: aioredis.ConnectionPool | None = None,
+    ) -> None:
+        options: dict[str, Any] = {"connection_pool": pool} if pool is not None else {}
         self.storage = RedisStorage(
-            limits_uri(redis_url), implementation="redispy", key_prefix=key_prefix
+            limits_uri(redis_url), implementation="redispy", key_prefix=key_prefix, **options
         )
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.requests: RateLimitItem | None = parse(requests) if requests else None

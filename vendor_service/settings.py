@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "VENDOR_REDIS_URL")
     )
+    # Most Redis connections of this process (requests wait for a free one, up to 5 s).
+    redis_max_connections: int = Field(default=256, ge=4)
     # Where an embedded Redis keeps its data.
     data_dir: Path = Path("runs/vendor")
     # Log level of the service's own loggers.

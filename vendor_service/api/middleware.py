@@ -17,7 +17,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared import headers as h
 from shared.errors import ErrorCode
 from vendor_service.api.errors import error_response
-from vendor_service.errors import RequestRejected
 from vendor_service.metrics import VendorMetrics
 
 _REQUEST_ID = h.REQUEST_ID.lower().encode()
@@ -75,17 +74,33 @@ class BodyLimit:
             await response(scope, receive, send)
             return
         seen = 0
+        overflow = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            # Past the limit the app sees a disconnect, and whatever it answers is dropped.
+            nonlocal seen, overflow
+            if overflow:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise RequestRejected(ErrorCode.BODY_TOO_LARGE, self._message())
+                    overflow = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not overflow:
+                await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not overflow:
+                raise
+        if overflow:
+            response = error_response(ErrorCode.BODY_TOO_LARGE, self._message())
+            await response(scope, receive, send)
 
     def _message(self) -> str:
         return f"request body is over the limit of {self.max_bytes} bytes"

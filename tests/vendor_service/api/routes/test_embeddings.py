@@ -1,0 +1,62 @@
+"""POST /v1/embeddings in-process: the happy paths and what gets charged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared.codec import embedding_from_base64
+from shared.schemas import EmbeddingResponse
+from tests.vendor_service.conftest import MODEL_ID, VendorApp, png_b64
+
+
+async def test_text_embeddings_are_normalised_and_charged(vendor_app: VendorApp) -> None:
+    key_id, api_key = await vendor_app.create_key(budget=100)
+    response = await vendor_app.embed(api_key, ["a cat", "a dog", "a cat"])
+    assert response.status_code == 200, response.text
+    body = EmbeddingResponse.model_validate_json(response.content)
+    vectors = np.array([d.embedding for d in body.data])
+    assert vectors.shape == (3, vendor_app.state.model.info.embedding_dim)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-6)
+    assert body.model == MODEL_ID
+    assert (body.usage.texts, body.usage.images, body.usage.cost) == (3, 0, 3)
+    assert body.usage.budget_remaining == 97
+    assert response.headers["X-Budget-Remaining"] == "97"
+    assert response.headers["X-Request-Id"]
+    assert int(response.headers["X-RateLimit-Remaining-Requests"]) >= 0
+    info = await vendor_app.key_info(key_id)
+    assert (info["spent"], info["remaining"], info["reserved"], info["texts"]) == (3, 97, 0, 3)
+
+
+async def test_image_embeddings_base64_match_float(vendor_app: VendorApp) -> None:
+    _, api_key = await vendor_app.create_key(budget=100)
+    images = [png_b64(seed=1), "data:image/png;base64," + png_b64(seed=2)]
+    as_float = await vendor_app.embed(api_key, images, modality="image")
+    as_b64 = await vendor_app.embed(api_key, images, modality="image", encoding_format="base64")
+    assert as_float.status_code == as_b64.status_code == 200
+    floats = np.array([d["embedding"] for d in as_float.json()["data"]], dtype=np.float32)
+    decoded = np.stack([embedding_from_base64(d["embedding"]) for d in as_b64.json()["data"]])
+    np.testing.assert_allclose(floats, decoded, atol=1e-6)
+    assert as_b64.json()["usage"] == {
+        "prompt_tokens": 2,
+        "total_tokens": 2,
+        "images": 2,
+        "texts": 0,
+        "cost": 20,
+        "budget_remaining": 60,
+    }
+
+
+async def test_single_string_input(vendor_app: VendorApp) -> None:
+    _, api_key = await vendor_app.create_key(budget=10)
+    response = await vendor_app.embed(api_key, "just one")
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 1
+
+
+async def test_keys_are_isolated(vendor_app: VendorApp) -> None:
+    first_id, first = await vendor_app.create_key(budget=50)
+    second_id, _ = await vendor_app.create_key(budget=50)
+    assert (await vendor_app.embed(first, ["x"] * 5)).status_code == 200
+    assert (await vendor_app.key_info(first_id))["spent"] == 5
+    assert (await vendor_app.key_info(second_id))["spent"] == 0

@@ -1,0 +1,85 @@
+"""When inference fails or the service is saturated: 503s, refunds, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.vendor_service.api.routes.test_embeddings_errors import assert_error
+from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
+
+
+async def test_failed_inference_refunds_and_flips_readiness(vendor_app: VendorApp) -> None:
+    key_id, api_key = await vendor_app.create_key(budget=100)
+    assert (await vendor_app.client.get("/readyz")).status_code == 200
+    vendor_app.model.failing = True
+    response = await vendor_app.embed(api_key, [png_b64()], "image")
+    assert_error(response, 503, "inference_failed")
+    assert int(response.headers["Retry-After"]) >= 1
+    info = await vendor_app.key_info(key_id)
+    assert (info["spent"], info["reserved"], info["remaining"], info["images"]) == (0, 0, 100, 0)
+    ready = await vendor_app.client.get("/readyz")
+    assert_error(ready, 503, "not_ready")
+    assert (await vendor_app.client.get("/healthz")).status_code == 200
+    vendor_app.model.failing = False
+    assert (await vendor_app.embed(api_key, [png_b64()], "image")).status_code == 200
+    assert (await vendor_app.client.get("/readyz")).status_code == 200
+    assert (await vendor_app.key_info(key_id))["spent"] == 10
+    metrics = (await vendor_app.client.get("/metrics")).text
+    assert 'vendor_refunds_total{reason="inference_failed"} 1.0' in metrics
+
+
+async def test_failed_inference_frees_the_idempotency_key(vendor_app: VendorApp) -> None:
+    key_id, api_key = await vendor_app.create_key(budget=100)
+    headers = {"Idempotency-Key": "retry-me"}
+    vendor_app.model.failing = True
+    assert (await vendor_app.embed(api_key, ["t"], headers=headers)).status_code == 503
+    vendor_app.model.failing = False
+    retried = await vendor_app.embed(api_key, ["t"], headers=headers)
+    assert retried.status_code == 200
+    assert (await vendor_app.key_info(key_id))["spent"] == 1
+
+
+async def test_full_queue_answers_overloaded(make_app: AppMaker) -> None:
+    async with make_app(max_queue_items=4, max_inputs_per_request=4, max_batch_size=2) as vendor:
+        key_id, api_key = await vendor.create_key(budget=1000)
+        vendor.model.gate.clear()  # hold the forward so the queue fills
+        first = asyncio.create_task(vendor.embed(api_key, ["a", "b"]))
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(vendor.embed(api_key, ["c", "d", "e", "f"]))
+        await asyncio.sleep(0.1)
+        rejected = await vendor.embed(api_key, ["g"])
+        assert_error(rejected, 503, "overloaded")
+        assert rejected.headers["Retry-After"]
+        vendor.model.gate.set()
+        assert (await first).status_code == (await second).status_code == 200
+        info = await vendor.key_info(key_id)
+        assert (info["spent"], info["reserved"]) == (6, 0)
+
+
+async def test_replay_while_in_progress_is_409(make_app: AppMaker) -> None:
+    async with make_app() as vendor:
+        _, api_key = await vendor.create_key(budget=1000)
+        headers = {"Idempotency-Key": "slow"}
+        vendor.model.gate.clear()
+        first = asyncio.create_task(vendor.embed(api_key, ["a"], headers=headers))
+        await asyncio.sleep(0.1)
+        again = await vendor.embed(api_key, ["a"], headers=headers)
+        assert_error(again, 409, "idempotency_key_in_progress")
+        assert again.headers["Retry-After"]
+        vendor.model.gate.set()
+        assert (await first).status_code == 200
+
+
+async def test_idempotent_replay_is_byte_identical_and_free(vendor_app: VendorApp) -> None:
+    key_id, api_key = await vendor_app.create_key(budget=100)
+    headers = {"Idempotency-Key": "k-1"}
+    images = [png_b64(seed=5), png_b64(seed=6)]
+    first = await vendor_app.embed(api_key, images, "image", headers=headers)
+    replay = await vendor_app.embed(api_key, images, "image", headers=headers)
+    assert first.status_code == replay.status_code == 200
+    assert first.content == replay.content
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert (await vendor_app.key_info(key_id))["spent"] == 20
+    reused = await vendor_app.embed(api_key, images[:1], "image", headers=headers)
+    assert_error(reused, 409, "idempotency_key_reused")
+    assert (await vendor_app.key_info(key_id))["spent"] == 20

@@ -1,0 +1,118 @@
+"""The dynamic batcher: merging, splitting, back-pressure, failure isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+from vendor_service.engine.batcher import Batcher, ModelHealth
+from vendor_service.errors import Unavailable
+
+
+class RecordingForward:
+    """Embeds a float x as [x, 2x]; records batch sizes; can fail or wait on a gate."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.fail_when = lambda items: False
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, items: list[float]) -> torch.Tensor:
+        self.gate.wait(timeout=10)
+        self.sizes.append(len(items))
+        if self.fail_when(items):
+            raise RuntimeError("boom")
+        values = torch.tensor(items, dtype=torch.float32)
+        return torch.stack([values, 2 * values], dim=1)
+
+
+@pytest.fixture
+async def executor() -> AsyncIterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(max_workers=1)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def make(forward: RecordingForward, executor: ThreadPoolExecutor, **kw: float) -> Batcher[float]:
+    options = {"max_batch_size": 8, "max_wait_ms": 20.0, "max_queue_items": 64, **kw}
+    batcher: Batcher[float] = Batcher(
+        forward,
+        executor,
+        int(options["max_batch_size"]),
+        options["max_wait_ms"],
+        int(options["max_queue_items"]),
+        ModelHealth(),
+    )
+    batcher.start()
+    return batcher
+
+
+async def test_concurrent_requests_share_a_forward(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    batcher = make(forward, executor)
+    results = await asyncio.gather(*(batcher.submit([float(i), i + 0.5]) for i in range(4)))
+    await batcher.stop()
+    assert forward.sizes == [8]
+    for i, out in enumerate(results):
+        assert out.tolist() == [[i, 2 * i], [i + 0.5, 2 * i + 1]]
+
+
+async def test_large_request_is_split_across_batches(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    batcher = make(forward, executor, max_batch_size=4, max_wait_ms=1.0)
+    out = await batcher.submit([float(i) for i in range(10)])
+    await batcher.stop()
+    assert sorted(forward.sizes, reverse=True) == [4, 4, 2]
+    assert out[:, 0].tolist() == [float(i) for i in range(10)]
+
+
+async def test_full_queue_is_overloaded(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    forward.gate.clear()  # the first forward blocks, so the queue fills up
+    batcher = make(forward, executor, max_batch_size=2, max_wait_ms=0.0, max_queue_items=4)
+    first = asyncio.create_task(batcher.submit([1.0, 2.0]))
+    await asyncio.sleep(0.05)  # taken into the (blocked) forward
+    queued = asyncio.create_task(batcher.submit([3.0, 4.0, 5.0, 6.0]))
+    await asyncio.sleep(0.01)
+    with pytest.raises(Unavailable) as caught:
+        await batcher.submit([7.0])
+    assert caught.value.code == "overloaded" and caught.value.retry_after
+    forward.gate.set()
+    assert len(await first) == 2 and len(await queued) == 4
+    await batcher.stop()
+
+
+async def test_failed_forward_fails_only_its_batch(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    forward.fail_when = lambda items: 666.0 in items
+    batcher = make(forward, executor, max_wait_ms=0.0)
+    with pytest.raises(Unavailable) as caught:
+        await batcher.submit([666.0])
+    assert caught.value.code == "inference_failed"
+    assert not batcher.health.ok
+    assert (await batcher.submit([1.0]))[0].tolist() == [1.0, 2.0]
+    assert batcher.health.ok
+    await batcher.stop()
+
+
+async def test_cancelled_request_is_dropped_from_the_queue(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    forward.gate.clear()
+    batcher = make(forward, executor, max_batch_size=2, max_wait_ms=0.0)
+    first = asyncio.create_task(batcher.submit([1.0, 2.0]))
+    await asyncio.sleep(0.05)
+    abandoned = asyncio.create_task(batcher.submit([3.0, 4.0]))
+    await asyncio.sleep(0.01)
+    abandoned.cancel()
+    forward.gate.set()
+    await first
+    assert (await batcher.submit([5.0]))[0, 0].item() == 5.0
+    assert forward.sizes == [2, 1]
+    assert batcher.queued_items == 0
+    await batcher.stop()
