@@ -22,6 +22,8 @@ SHARED_OVERRIDES = {
     "VENDOR_MAX_BODY_BYTES": str(BODY_LIMIT),
     "VENDOR_LEASE_SECONDS": "5",
     "VENDOR_REAPER_INTERVAL_SECONDS": "0.5",
+    # Everything the vendor can say goes to the log the secret scan reads.
+    "VENDOR_LOG_LEVEL": "DEBUG",
 }
 
 
