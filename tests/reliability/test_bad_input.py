@@ -101,6 +101,7 @@ BAD_CASES = [
     BadCase("unknown field", {**_text("hi"), "weights": True}, ErrorCode.INVALID_REQUEST),
     BadCase("wrong dimensions", {**_text("hi"), "dimensions": 7}, ErrorCode.INVALID_REQUEST),
     BadCase("malformed json", b'{"model": "MODEL", "input": ["a"', ErrorCode.INVALID_REQUEST),
+    BadCase("body that is not UTF-8", b'{"model": "\xd1"}', ErrorCode.INVALID_REQUEST),
     BadCase("json that is not an object", b'["MODEL", "a"]', ErrorCode.INVALID_REQUEST),
     BadCase(
         "idempotency key too long",
