@@ -56,6 +56,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return error_response(
             ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}"
         )
+    if exc.status_code == 400:  # FastAPI could not read the body (e.g. not UTF-8)
+        return error_response(ErrorCode.INVALID_REQUEST, "the request body is not UTF-8 JSON")
     return error_response(ErrorCode.INVALID_REQUEST, "bad request", status=exc.status_code)
 
 
