@@ -1,0 +1,3 @@
+from client_trainer.cli import main
+
+main()

@@ -1,0 +1,218 @@
+"""Typed configuration of one client run: data, student, teacher purchase, training, output.
+
+A run config is one `RunConfig`, loadable from a TOML or JSON file whose tables mirror the
+sections below (`[data]`, `[student]`, `[teacher]`, `[train]`, `[output]`), and overridable
+field by field (the CLI's flags). Every field carries its meaning in `description`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+PROMPT_TEMPLATE = "a photo of a {}"
+# Extra templates for the optional prompt ensemble (averaged, then renormalised).
+ENSEMBLE_TEMPLATES = (
+    "a photo of a {}",
+    "a drawing of a {}",
+    "a painting of a {}",
+    "a cartoon of a {}",
+    "a sketch of a {}",
+    "a picture of a {}",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Section):
+    root: Path = Field(
+        default=Path("data"), description="Folder holding <DATASET>/<domain>/<class>/<image>."
+    )
+    dataset: str = Field(default="PACS", description="Data set folder name under the root.")
+    test_domain: str | None = Field(
+        default=None,
+        description="Held-out target domain (OOD test); None = the first domain, sorted.",
+    )
+    holdout_fraction: float = Field(
+        default=0.2,
+        ge=0.0,
+        lt=1.0,
+        description="Seeded share of each source domain kept for ID validation.",
+    )
+    image_size: int = Field(
+        default=64, ge=8, description="Student input side in pixels (224 for real data)."
+    )
+    max_images_per_domain: int | None = Field(
+        default=None,
+        ge=1,
+        description="Keep at most this many images per domain (seeded), for quick runs.",
+    )
+
+
+class StudentConfig(_Section):
+    name: str = Field(
+        default="test_resnet", description="Any timm model name (incl. ones registered later)."
+    )
+    init: Literal["random", "timm", "file"] = Field(
+        default="random",
+        description="Weights: random, timm's pretrained (only when already on disk), or a file.",
+    )
+    weights: Path | None = Field(
+        default=None, description="Local weight file, used when init = file."
+    )
+
+
+class TeacherConfig(_Section):
+    vendor_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL of the vendor's REST API."
+    )
+    api_key: SecretStr = Field(
+        default=SecretStr(""), description="Bearer API key of the vendor account."
+    )
+    model: str | None = Field(
+        default=None, description="Vendor model id; None = the first in /v1/models."
+    )
+    targets: str = Field(
+        default="clean",
+        description="Image targets: clean (one per image), views:K (K cached views), per-step.",
+    )
+    prompt_ensemble: bool = Field(
+        default=False,
+        description="Average the text embeddings of several prompt templates per class.",
+    )
+    cap: int | None = Field(
+        default=None,
+        ge=0,
+        description="Client-side hard spend cap of this run in credits; None = no cap.",
+    )
+    max_in_flight: int = Field(
+        default=4, ge=1, description="Requests to the vendor in flight at once."
+    )
+    max_inputs_per_request: int | None = Field(
+        default=None,
+        ge=1,
+        description="Inputs per request; None = the vendor's limit from /v1/models.",
+    )
+    max_attempts: int = Field(
+        default=8, ge=1, description="Attempts per request on 429/503/409/connection."
+    )
+    timeout_s: float = Field(
+        default=60.0, gt=0, description="HTTP timeout of one request in seconds."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Client cache Redis; None = REDIS_URL or embedded."
+    )
+    redis_prefix: str = Field(
+        default="client:", description="Key prefix of the client's cache and records."
+    )
+
+    @field_validator("targets")
+    @classmethod
+    def _known_targets(cls, value: str) -> str:
+        parse_targets(value)
+        return value
+
+
+class TrainConfig(_Section):
+    method: str = Field(default="vl2v-adip", description="zero-shot, erm, lp-ft, kd or vl2v-adip.")
+    erm_variant: Literal["full", "linear-probe"] = Field(
+        default="full", description="ERM: full fine-tune, or a linear probe on a frozen backbone."
+    )
+    steps: int = Field(default=200, ge=0, description="Optimiser steps per training stage.")
+    lr: float = Field(default=5e-5, gt=0, description="Adam learning rate (paper: 5e-5).")
+    head_lr: float | None = Field(
+        default=None, gt=0, description="Learning rate of stages that train only a head; None = lr."
+    )
+    weight_decay: float = Field(default=0.0, ge=0, description="Adam weight decay (paper: 0).")
+    batch_per_domain: int = Field(
+        default=32, ge=1, description="Training images per source domain per step."
+    )
+    eval_every: int = Field(
+        default=50, ge=1, description="Evaluate on the source holdouts every N steps."
+    )
+    lmd: float = Field(
+        default=0.5, ge=0, le=1, description="ADiP weight of the image term (text: 1 - lmd)."
+    )
+    logit_scale: float = Field(
+        default=100.0, gt=0, description="Predict: scale of the cosine logits."
+    )
+    kd_temperature: float = Field(
+        default=0.1, gt=0, description="KD: temperature on the teacher's cosines."
+    )
+    kd_weight: float = Field(default=1.0, ge=0, description="KD: weight of the KL term next to CE.")
+    swad: bool = Field(
+        default=False, description="Average weights over the later part of each stage."
+    )
+    swad_start: float = Field(
+        default=0.5, ge=0, lt=1, description="SWAD: share of steps before averaging."
+    )
+    seed: int = Field(
+        default=0, description="Seeds torch, numpy, random, splits, data order, views."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="auto = CUDA when present."
+    )
+    threads: int | None = Field(
+        default=1,
+        ge=1,
+        description="torch CPU threads; 1 is fastest for tiny students on a shared machine"
+        " (measured 10x faster than 2 under load); None = all cores.",
+    )
+
+
+class OutputConfig(_Section):
+    out_dir: Path = Field(default=Path("runs"), description="Parent folder of run directories.")
+    run_name: str | None = Field(default=None, description="Run directory and spend-record name.")
+    progress: bool = Field(default=True, description="Show rich progress bars.")
+
+
+class RunConfig(_Section):
+    data: DataConfig = Field(default_factory=DataConfig)
+    student: StudentConfig = Field(default_factory=StudentConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The exact config as JSON-ready data, with the API key masked."""
+        data = self.model_dump(mode="json")
+        data["teacher"]["api_key"] = "***" if self.teacher.api_key.get_secret_value() else ""
+        return data
+
+    def with_overrides(self, overrides: dict[str, Any]) -> RunConfig:
+        """A copy with dotted-path fields replaced: {"train.steps": 10}; None values are skipped."""
+        data = self.model_dump()
+        data["teacher"]["api_key"] = self.teacher.api_key
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            section, _, name = dotted.partition(".")
+            if section not in data or name not in data[section]:
+                raise KeyError(f"unknown config field {dotted!r}")
+            data[section][name] = value
+        return RunConfig.model_validate(data)
+
+
+def parse_targets(spec: str) -> tuple[str, int]:
+    """'clean' -> ('clean', 1); 'views:4' -> ('views', 4); 'per-step' -> ('per-step', 0)."""
+    if spec in ("clean", "per-step"):
+        return spec, 1 if spec == "clean" else 0
+    kind, _, count = spec.partition(":")
+    if kind == "views" and count.isdigit() and int(count) >= 1:
+        return "views", int(count)
+    raise ValueError(f"targets must be clean, views:K (K >= 1) or per-step, not {spec!r}")
+
+
+def load_config(path: Path | None) -> RunConfig:
+    """A RunConfig from a .toml or .json file (tables per section), or the defaults."""
+    if path is None:
+        return RunConfig()
+    raw = path.read_bytes()
+    data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
+    return RunConfig.model_validate(data)

@@ -1,0 +1,116 @@
+"""What a method receives, what it needs from the teacher, and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from client_trainer.config import RunConfig
+from client_trainer.data.splits import TaskSplit
+from client_trainer.train.batches import BatchSource, TrainTargets
+from client_trainer.train.evaluate import Logits, accuracy, eval_features
+from client_trainer.train.loop import Progress, Stage, StageReport, run_stage
+from client_trainer.train.model import StudentModel
+
+
+@dataclass(frozen=True)
+class TeacherNeeds:
+    """What a method buys: class text embeddings, targets for training images (under the
+    run's targets policy), clean embeddings of the holdout and target images (zero-shot)."""
+
+    text: bool
+    train_images: bool
+    eval_images: bool
+
+
+@dataclass(frozen=True)
+class TeacherBundle:
+    """Purchased teacher outputs, L2-normalised, on the CPU."""
+
+    text: torch.Tensor | None  # (C, D) class text embeddings
+    train: TrainTargets  # per-training-image targets
+    holdout: torch.Tensor | None = None  # (N_holdout, D), zero-shot only
+    target: torch.Tensor | None = None  # (N_target, D), zero-shot only
+
+
+@dataclass
+class MethodInputs:
+    task: TaskSplit
+    teacher: TeacherBundle
+    config: RunConfig
+    device: torch.device
+    make_backbone: Callable[[], nn.Module]
+    progress: Progress | None = None
+
+
+@dataclass
+class MethodOutcome:
+    id_acc: float
+    ood_acc: float
+    model: StudentModel | None = None
+    predictor: str = "classifier"  # classifier | text (fixed text-embedding classifier)
+    stages: list[StageReport] = field(default_factory=list)
+
+
+class Method(Protocol):
+    name: str
+    needs: TeacherNeeds
+
+    def run(self, inputs: MethodInputs) -> MethodOutcome: ...
+
+
+def classifier_logits(model: StudentModel) -> Logits:
+    return model.head
+
+
+def text_logits(model: StudentModel, text: torch.Tensor, scale: float) -> Logits:
+    """Predict: scale * normalise(P f) @ normalise(T)^T with T fixed."""
+    classes = F.normalize(text.float(), dim=-1)
+
+    def logits(features: torch.Tensor) -> torch.Tensor:
+        projected = F.normalize(model.head(features).float(), dim=-1)
+        return scale * projected @ classes.to(projected.device).T
+
+    return logits
+
+
+def batch_source(inputs: MethodInputs) -> BatchSource:
+    cfg = inputs.config
+    return BatchSource(
+        inputs.task.train,
+        inputs.teacher.train,
+        cfg.train.batch_per_domain,
+        cfg.data.image_size,
+        cfg.train.seed,
+        inputs.device,
+    )
+
+
+def train_stages(
+    inputs: MethodInputs, model: StudentModel, stages: list[Stage]
+) -> list[StageReport]:
+    """Run stages in order over one shared batch stream."""
+    cfg = inputs.config.train
+    source = batch_source(inputs)
+    swad = cfg.swad_start if cfg.swad else None
+    return [
+        run_stage(model, s, source, inputs.task.holdout, cfg.eval_every, swad, inputs.progress)
+        for s in stages
+    ]
+
+
+def score(inputs: MethodInputs, model: StudentModel, logits: Logits) -> tuple[float, float]:
+    """(ID accuracy on the source holdouts, OOD accuracy on the target domain)."""
+    task, dev = inputs.task, inputs.device
+    id_acc = accuracy(eval_features(model, task.holdout, dev).to(dev), task.holdout.labels, logits)
+    ood_acc = accuracy(eval_features(model, task.target, dev).to(dev), task.target.labels, logits)
+    return id_acc, ood_acc
+
+
+def head_lr(inputs: MethodInputs) -> float:
+    return inputs.config.train.head_lr or inputs.config.train.lr

@@ -1,0 +1,51 @@
+"""ERM: cross-entropy on the source domains; full fine-tune or a linear probe."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from client_trainer.methods.base import (
+    MethodInputs,
+    MethodOutcome,
+    TeacherNeeds,
+    classifier_logits,
+    head_lr,
+    score,
+    train_stages,
+)
+from client_trainer.train.batches import StepBatch
+from client_trainer.train.loop import Stage
+from client_trainer.train.model import StudentModel, build_student_model
+
+
+def cross_entropy(model: StudentModel, batch: StepBatch, features: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model.head(features), batch.labels)
+
+
+def probe_stage(inputs: MethodInputs) -> Stage:
+    steps = inputs.config.train.steps
+    return Stage("probe", steps, head_lr(inputs), False, True, cross_entropy, classifier_logits)
+
+
+def finetune_stage(inputs: MethodInputs) -> Stage:
+    steps, lr = inputs.config.train.steps, inputs.config.train.lr
+    return Stage("finetune", steps, lr, True, True, cross_entropy, classifier_logits)
+
+
+def classifier_model(inputs: MethodInputs) -> StudentModel:
+    model = build_student_model(inputs.make_backbone(), len(inputs.task.classes))
+    return model.to(inputs.device)
+
+
+class Erm:
+    name = "erm"
+    needs = TeacherNeeds(text=False, train_images=False, eval_images=False)
+
+    def run(self, inputs: MethodInputs) -> MethodOutcome:
+        model = classifier_model(inputs)
+        linear = inputs.config.train.erm_variant == "linear-probe"
+        stage = probe_stage(inputs) if linear else finetune_stage(inputs)
+        reports = train_stages(inputs, model, [stage])
+        id_acc, ood_acc = score(inputs, model, classifier_logits(model))
+        return MethodOutcome(id_acc, ood_acc, model, "classifier", reports)

@@ -1,0 +1,72 @@
+"""KD: cross-entropy plus KL to the teacher's zero-shot distribution.
+
+The teacher's zero-shot logits are its cosines cos(I_t, T_c) over the temperature (0.1 in the
+paper's code, i.e. a logit scale of 10); the student's own classifier logits enter at 1.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from client_trainer.methods.base import (
+    MethodInputs,
+    MethodOutcome,
+    TeacherNeeds,
+    classifier_logits,
+    score,
+    train_stages,
+)
+from client_trainer.methods.erm import classifier_model
+from client_trainer.train.batches import StepBatch
+from client_trainer.train.loop import Stage, StageLoss
+from client_trainer.train.model import StudentModel
+
+
+def kd_loss(
+    student_logits: torch.Tensor,
+    labels: torch.Tensor,
+    teacher_image: torch.Tensor,
+    text: torch.Tensor,
+    temperature: float,
+    weight: float,
+) -> torch.Tensor:
+    """CE(student, y) + weight * KL(p_teacher || p_student)."""
+    cosines = F.normalize(teacher_image.float(), dim=-1) @ F.normalize(text.float(), dim=-1).T
+    teacher_p = F.softmax(cosines / temperature, dim=-1)
+    log_student = F.log_softmax(student_logits.float(), dim=-1)
+    kl = F.kl_div(log_student, teacher_p, reduction="batchmean")
+    return F.cross_entropy(student_logits, labels) + weight * kl
+
+
+def _loss(inputs: MethodInputs) -> StageLoss:
+    text = inputs.teacher.text
+    assert text is not None
+    text = text.to(inputs.device)
+    cfg = inputs.config.train
+
+    def loss(model: StudentModel, batch: StepBatch, features: torch.Tensor) -> torch.Tensor:
+        assert batch.teacher is not None
+        return kd_loss(
+            model.head(features),
+            batch.labels,
+            batch.teacher,
+            text,
+            cfg.kd_temperature,
+            cfg.kd_weight,
+        )
+
+    return loss
+
+
+class Kd:
+    name = "kd"
+    needs = TeacherNeeds(text=True, train_images=True, eval_images=False)
+
+    def run(self, inputs: MethodInputs) -> MethodOutcome:
+        model = classifier_model(inputs)
+        cfg = inputs.config.train
+        stage = Stage("train", cfg.steps, cfg.lr, True, True, _loss(inputs), classifier_logits)
+        reports = train_stages(inputs, model, [stage])
+        id_acc, ood_acc = score(inputs, model, classifier_logits(model))
+        return MethodOutcome(id_acc, ood_acc, model, "classifier", reports)

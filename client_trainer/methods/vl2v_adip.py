@@ -1,0 +1,69 @@
+"""VL2V-ADiP: align (train P only), distill (P frozen, backbone trains), predict with text.
+
+    L = lmd * (-cos(P f(x), I_t(x))) + (1 - lmd) * (-cos(P f(x), T_y))
+
+P is one Linear(student_dim -> clip_dim) without activation; no temperature, no CE.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from client_trainer.methods.base import (
+    MethodInputs,
+    MethodOutcome,
+    TeacherNeeds,
+    head_lr,
+    score,
+    text_logits,
+    train_stages,
+)
+from client_trainer.train.batches import StepBatch
+from client_trainer.train.evaluate import Logits
+from client_trainer.train.loop import Stage, StageLoss
+from client_trainer.train.model import StudentModel, build_student_model
+
+
+def adip_loss(
+    projected: torch.Tensor, teacher_image: torch.Tensor, label_text: torch.Tensor, lmd: float
+) -> torch.Tensor:
+    """Mean over the batch of lmd·(−cos(Pf, I_t)) + (1−lmd)·(−cos(Pf, T_y))."""
+    image_cos = F.cosine_similarity(projected.float(), teacher_image.float(), dim=-1)
+    text_cos = F.cosine_similarity(projected.float(), label_text.float(), dim=-1)
+    return (lmd * -image_cos + (1 - lmd) * -text_cos).mean()
+
+
+def _loss(text: torch.Tensor, lmd: float) -> StageLoss:
+    def loss(model: StudentModel, batch: StepBatch, features: torch.Tensor) -> torch.Tensor:
+        assert batch.teacher is not None
+        return adip_loss(model.head(features), batch.teacher, text[batch.labels], lmd)
+
+    return loss
+
+
+def adip_stages(inputs: MethodInputs, text: torch.Tensor) -> list[Stage]:
+    cfg = inputs.config.train
+    loss = _loss(text, cfg.lmd)
+
+    def logits(model: StudentModel) -> Logits:
+        return text_logits(model, text, cfg.logit_scale)
+
+    return [
+        Stage("align", cfg.steps, head_lr(inputs), False, True, loss, logits),
+        Stage("distill", cfg.steps, cfg.lr, True, False, loss, logits),
+    ]
+
+
+class Vl2vAdip:
+    name = "vl2v-adip"
+    needs = TeacherNeeds(text=True, train_images=True, eval_images=False)
+
+    def run(self, inputs: MethodInputs) -> MethodOutcome:
+        assert inputs.teacher.text is not None
+        text = F.normalize(inputs.teacher.text.float(), dim=-1).to(inputs.device)
+        model = build_student_model(inputs.make_backbone(), text.shape[1]).to(inputs.device)
+        reports = train_stages(inputs, model, adip_stages(inputs, text))
+        cfg = inputs.config.train
+        id_acc, ood_acc = score(inputs, model, text_logits(model, text, cfg.logit_scale))
+        return MethodOutcome(id_acc, ood_acc, model, "text", reports)

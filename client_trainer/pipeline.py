@@ -1,0 +1,179 @@
+"""The library functions behind the CLI: buy, train, evaluate. Tests call these directly."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+
+from client_trainer.budget.tracker import SpendRecord
+from client_trainer.config import RunConfig, parse_targets
+from client_trainer.data.domainbed import scan_dataset
+from client_trainer.data.images import ImageSet
+from client_trainer.data.splits import TaskSplit, load_task
+from client_trainer.methods import MethodInputs, MethodOutcome, get_method, text_logits
+from client_trainer.methods.base import TeacherBundle
+from client_trainer.progress import RunProgress
+from client_trainer.purchase.bundle import buy_bundle
+from client_trainer.purchase.session import TeacherSession
+from client_trainer.runs import CHECKPOINT_FILE, default_run_name, run_dir, write_metrics
+from client_trainer.students.registry import create_student
+from client_trainer.train.batches import TrainTargets
+from client_trainer.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from client_trainer.train.device import pick_device, seed_everything, set_threads
+from client_trainer.train.evaluate import accuracy, eval_features
+
+
+@dataclass(frozen=True)
+class BuyReport:
+    run_name: str
+    images: int  # image embeddings the job needs
+    texts: int  # text embeddings the job needs
+    spend: SpendRecord  # what this run name has bought so far (all sessions)
+
+
+def buy_embeddings(
+    config: RunConfig, transport: httpx.AsyncBaseTransport | None = None
+) -> BuyReport:
+    """Pre-purchase the class prompts and one clean embedding per image of every domain
+    (or, with `views:K`, the views of the training images of the configured split)."""
+    kind, _ = parse_targets(config.teacher.targets)
+    if kind == "per-step":
+        raise ValueError("per-step targets are bought during training; buy clean or views:K")
+    name = config.output.run_name or f"buy-{config.data.dataset}-{config.teacher.targets}"
+    index = scan_dataset(config.data.root, config.data.dataset)
+    with (
+        RunProgress(config.output.progress) as progress,
+        TeacherSession(config.teacher, name, progress.purchase, transport) as session,
+    ):
+        session.texts(index.classes, config.teacher.prompt_ensemble)
+        texts = len(index.classes)
+        if kind == "clean":
+            files = ImageSet(torch.empty(0), torch.empty(0), torch.empty(0), index.paths)
+            session.images(files, "images")
+            images = len(index.paths)
+        else:
+            task = load_task(config.data, config.train.seed)
+            views, _ = session.views(
+                task.train,
+                parse_targets(config.teacher.targets)[1],
+                config.train.seed,
+                config.data.image_size,
+            )
+            images = views.shape[0] * views.shape[1]
+        return BuyReport(name, images, texts, session.record())
+
+
+def _metrics(
+    config: RunConfig, task: TaskSplit, outcome: MethodOutcome, spend: SpendRecord, wall: float
+) -> dict[str, Any]:
+    return {
+        "method": config.train.method,
+        "test_domain": task.test_domain,
+        "source_domains": list(task.source_domains),
+        "seed": config.train.seed,
+        "student": config.student.name,
+        "targets": config.teacher.targets,
+        "id_acc": outcome.id_acc,
+        "ood_acc": outcome.ood_acc,
+        "image_queries": spend.images,
+        "text_queries": spend.texts,
+        "cache_hits": spend.cache_hits,
+        "cost": spend.cost,
+        "requests": spend.requests,
+        "wall_s": round(wall, 3),
+        "sizes": {
+            "train": len(task.train),
+            "holdout": len(task.holdout),
+            "target": len(task.target),
+        },
+        "stages": [asdict(s) for s in outcome.stages],
+        "config": config.public_dict(),
+    }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    directory: Path
+    metrics: dict[str, Any]
+
+
+def _run_method(
+    config: RunConfig,
+    task: TaskSplit,
+    progress: RunProgress,
+    session: TeacherSession | None,
+) -> tuple[MethodOutcome, TeacherBundle]:
+    method = get_method(config.train.method)
+    bundle = (
+        buy_bundle(session, task, method.needs, config)
+        if session is not None
+        else TeacherBundle(None, TrainTargets("none"))
+    )
+    seed_everything(config.train.seed)
+    inputs = MethodInputs(
+        task,
+        bundle,
+        config,
+        pick_device(config.train.device),
+        lambda: create_student(config.student, config.data.image_size),
+        progress.step,
+    )
+    return method.run(inputs), bundle
+
+
+def train_run(config: RunConfig, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
+    """Buy what the method needs, train, select on the source holdouts, evaluate on the
+    target, and write `metrics.json` (+ `checkpoint.pt` when a student was trained)."""
+    started = time.perf_counter()
+    set_threads(config.train.threads)
+    task = load_task(config.data, config.train.seed)
+    name = config.output.run_name or default_run_name(config, task.test_domain)
+    needs = get_method(config.train.method).needs
+    uses_teacher = needs.text or needs.train_images or needs.eval_images
+    with RunProgress(config.output.progress) as progress:
+        if uses_teacher:
+            with TeacherSession(config.teacher, name, progress.purchase, transport) as session:
+                outcome, bundle = _run_method(config, task, progress, session)
+                spend = session.record()
+        else:
+            outcome, bundle = _run_method(config, task, progress, None)
+            spend = SpendRecord()
+    directory = run_dir(config, name)
+    if outcome.model is not None:
+        ckpt = Checkpoint(
+            outcome.model.cpu(),
+            outcome.predictor,
+            list(task.classes),
+            bundle.text,
+            config.train.logit_scale,
+            config.public_dict(),
+        )
+        save_checkpoint(directory / CHECKPOINT_FILE, ckpt)
+    metrics = _metrics(config, task, outcome, spend, time.perf_counter() - started)
+    write_metrics(directory, metrics)
+    return RunResult(directory, metrics)
+
+
+def evaluate_checkpoint(checkpoint: Path, config: RunConfig) -> dict[str, float]:
+    """ID (source holdouts) and OOD (target) accuracy of a saved student; no vendor needed."""
+    ckpt = load_checkpoint(checkpoint)
+    task = load_task(config.data, config.train.seed)
+    if list(task.classes) != ckpt.classes:
+        raise ValueError(f"checkpoint classes {ckpt.classes} differ from the data's")
+    device = pick_device(config.train.device)
+    model = ckpt.model.to(device)
+    if ckpt.predictor == "text":
+        assert ckpt.text is not None
+        logits = text_logits(model, ckpt.text.to(device), ckpt.logit_scale)
+    else:
+        logits = model.head
+
+    def acc(images: ImageSet) -> float:
+        return accuracy(eval_features(model, images, device).to(device), images.labels, logits)
+
+    return {"id_acc": acc(task.holdout), "ood_acc": acc(task.target)}

@@ -1,0 +1,76 @@
+"""What to ask the teacher for, and the content key each query is cached under.
+
+- clean image: the file's exact bytes (preprocessing descriptor "" or "reencoded-png");
+- view k of an image: the PNG of the augmented view, descriptor `view:v1:<size>:<k>:<seed>`;
+- per-step view: the PNG of the batch's augmented image, descriptor `per-step:v1:<size>`;
+- text: the prompt string itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from client_trainer.budget.tracker import Query
+from client_trainer.config import ENSEMBLE_TEMPLATES, PROMPT_TEMPLATE
+from client_trainer.data.augment import AugmentParams, augment, draw_params, to_uint8
+from client_trainer.data.images import teacher_bytes
+from shared.codec import encode_png, to_base64
+from shared.hashing import content_key, text_content_key
+
+
+def image_file_query(model_id: str, path: Path) -> Query:
+    """Keyed by the exact bytes; the payload re-reads the file only when it must be bought."""
+    raw, descriptor = teacher_bytes(path)
+
+    def payload() -> str:
+        return to_base64(teacher_bytes(path)[0])
+
+    return Query(content_key(model_id, "image", raw, descriptor), payload)
+
+
+def pixels_query(model_id: str, pixels: torch.Tensor, descriptor: str) -> Query:
+    """A (3, S, S) uint8 view, sent as lossless PNG."""
+    png = encode_png(np.ascontiguousarray(pixels.permute(1, 2, 0).numpy()))
+    return Query(content_key(model_id, "image", png, descriptor), to_base64(png))
+
+
+def class_prompts(classes: tuple[str, ...], ensemble: bool) -> list[list[str]]:
+    """Per class, its prompts: "a photo of a {class}" (underscores -> spaces) or the ensemble."""
+    templates = ENSEMBLE_TEMPLATES if ensemble else (PROMPT_TEMPLATE,)
+    return [[t.format(name.replace("_", " ")) for t in templates] for name in classes]
+
+
+def text_query(model_id: str, prompt: str) -> Query:
+    return Query(text_content_key(model_id, prompt), prompt)
+
+
+def view_seed(image_key: str, k: int, seed: int) -> int:
+    """Seed of view k of one image: depends on the image content, k and the run seed only."""
+    digest = hashlib.sha256(f"{image_key}:{k}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
+
+
+def make_views(
+    pixels: torch.Tensor, image_keys: list[str], k_views: int, seed: int, size: int
+) -> torch.Tensor:
+    """(N, 3, S, S) uint8 -> (N, K, 3, size, size) uint8, each view reproducible on its own."""
+    params = [
+        draw_params(1, torch.Generator().manual_seed(view_seed(key, k, seed)))
+        for key in image_keys
+        for k in range(k_views)
+    ]
+    source = pixels.repeat_interleave(k_views, dim=0)
+    views = to_uint8(augment(source, AugmentParams.stack(params), size))
+    return views.view(len(pixels), k_views, 3, size, size)
+
+
+def view_descriptor(size: int, k: int, seed: int) -> str:
+    return f"view:v1:{size}:{k}:{seed}"
+
+
+def per_step_descriptor(size: int) -> str:
+    return f"per-step:v1:{size}"

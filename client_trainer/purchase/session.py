@@ -1,0 +1,126 @@
+"""TeacherSession: a run's synchronous door to the teacher, through the budget tracker.
+
+It owns one event loop (so the async TeacherClient keeps its connections across calls), the
+client and the tracker, and turns data into normalised embedding tensors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+import numpy as np
+import redis
+import torch
+import torch.nn.functional as F
+
+from client_trainer.budget.tracker import BudgetTracker, Query, SpendRecord
+from client_trainer.config import TeacherConfig
+from client_trainer.data.images import ImageSet
+from client_trainer.purchase import queries
+from client_trainer.teacher.client import TeacherClient
+from shared.redis_server import RedisEndpoint, redis_url_from_env, resolve_redis
+from shared.schemas import Modality, ModelCard
+
+T = TypeVar("T")
+PurchaseProgress = Callable[[str, int], Callable[[int, int], None]]  # (label, total) -> tick
+EMBEDDED_REDIS_DIR = Path.home() / ".cache" / "client_trainer" / "redis"
+
+
+def open_redis(config: TeacherConfig) -> tuple[redis.Redis, RedisEndpoint]:
+    endpoint = resolve_redis(
+        config.redis_url or redis_url_from_env(), EMBEDDED_REDIS_DIR, "client_trainer"
+    )
+    return redis.Redis.from_url(endpoint.url), endpoint
+
+
+class TeacherSession:
+    def __init__(
+        self,
+        config: TeacherConfig,
+        run_name: str,
+        progress: PurchaseProgress | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._runner = asyncio.Runner()
+        self._redis, self._endpoint = open_redis(config)
+        self.tracker = BudgetTracker(self._redis, config.redis_prefix, run_name, config.cap)
+        self._progress = progress
+        self.client = TeacherClient(
+            config.vendor_url,
+            config.api_key.get_secret_value(),
+            model=config.model,
+            max_in_flight=config.max_in_flight,
+            max_inputs_per_request=config.max_inputs_per_request,
+            max_attempts=config.max_attempts,
+            timeout_s=config.timeout_s,
+            transport=transport,
+        )
+
+    def __enter__(self) -> TeacherSession:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._runner.run(self.client.aclose())
+        self._runner.close()
+        self._redis.close()
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._runner.run(coro)
+
+    def card(self) -> ModelCard:
+        return self._run(self.client.card())
+
+    def record(self) -> SpendRecord:
+        return self.tracker.record()
+
+    def acquire(self, modality: Modality, items: list[Query], label: str) -> torch.Tensor:
+        tick = self._progress(label, len(items)) if self._progress and items else None
+        found = self._run(self.tracker.acquire(modality, items, self.client, tick))
+        return F.normalize(torch.from_numpy(np.array(found, dtype=np.float32)), dim=-1)
+
+    def texts(self, classes: tuple[str, ...], ensemble: bool) -> torch.Tensor:
+        """(C, D): per class the mean of its prompts' embeddings, renormalised."""
+        model_id = self.card().id
+        prompts = queries.class_prompts(classes, ensemble)
+        flat = [queries.text_query(model_id, p) for group in prompts for p in group]
+        found = self.acquire(Modality.TEXT, flat, "texts")
+        per_class = found.view(len(classes), len(prompts[0]), -1).mean(dim=1)
+        return F.normalize(per_class, dim=-1)
+
+    def images(self, images: ImageSet, label: str) -> torch.Tensor:
+        """(N, D): one embedding per image file (its exact bytes)."""
+        model_id = self.card().id
+        items = [queries.image_file_query(model_id, p) for p in images.paths]
+        return self.acquire(Modality.IMAGE, items, label)
+
+    def views(
+        self, images: ImageSet, k_views: int, seed: int, size: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """K augmented views per image (N, K, 3, S, S) uint8 and their embeddings (N, K, D)."""
+        model_id = self.card().id
+        keys = [queries.image_file_query(model_id, p).key for p in images.paths]
+        views = queries.make_views(images.pixels, keys, k_views, seed, size)
+        items = [
+            queries.pixels_query(model_id, views[i, k], queries.view_descriptor(size, k, seed))
+            for i in range(len(images))
+            for k in range(k_views)
+        ]
+        found = self.acquire(Modality.IMAGE, items, f"views:{k_views}")
+        return views, found.view(len(images), k_views, -1)
+
+    def per_step(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, D) embeddings of one augmented uint8 batch (3, S, S each)."""
+        model_id = self.card().id
+        descriptor = queries.per_step_descriptor(pixels.shape[-1])
+        items = [queries.pixels_query(model_id, p, descriptor) for p in pixels]
+        return self.acquire(Modality.IMAGE, items, "per-step")

@@ -1,0 +1,136 @@
+"""Build a feature extractor (`num_classes=0`) from any timm model name.
+
+Models others register with timm's `@register_model` work as soon as their module is
+imported. Pretrained weights come only from what is already on disk: timm's own download
+paths are never taken (no network here), and a missing file fails at once with a message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from client_trainer.config import StudentConfig
+
+
+class StudentError(ValueError):
+    """The student cannot be built as asked (unknown name, weights unavailable, bad file)."""
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """A tested student: timm name plus the kwargs it needs at small image sizes."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+# Tiny entries the tests run end to end; any other timm name works the same way.
+TESTED_STUDENTS: dict[str, StudentSpec] = {
+    "test_resnet": StudentSpec("test_resnet", note="tiny ResNet with BatchNorm (0.4 M)"),
+    "test_vit": StudentSpec("test_vit", note="tiny ViT with LayerNorm (0.3 M)"),
+    "test_efficientnet": StudentSpec("test_efficientnet", note="tiny EfficientNet (0.1 M)"),
+}
+
+_VIT_PREFIXES = ("vit", "deit", "test_vit", "eva", "beit")
+
+
+def _build_kwargs(name: str, image_size: int) -> dict[str, Any]:
+    kwargs = dict(TESTED_STUDENTS[name].kwargs) if name in TESTED_STUDENTS else {}
+    if name.startswith(_VIT_PREFIXES):
+        kwargs.setdefault("img_size", image_size)  # position embeddings sized for our input
+    return kwargs
+
+
+def _create(name: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
+    if not timm.is_model(name):
+        raise StudentError(f"unknown timm model {name!r} (is the module registering it imported?)")
+    return timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
+
+
+def _cached_hub_file(hub_id: str) -> Path | None:
+    """A timm weight file already in the local Hugging Face cache (no network call)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    repo, _, revision = hub_id.partition("@")
+    for filename in ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(repo, filename, revision=revision or None)
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def _local_timm_weights(name: str) -> Path | None:
+    cfg = timm.models.get_pretrained_cfg(name)
+    if cfg is None:
+        raise StudentError(f"timm has no pretrained weights for {name!r}")
+    if cfg.file:
+        return Path(cfg.file) if Path(cfg.file).is_file() else None
+    if cfg.hf_hub_id:
+        return _cached_hub_file(cfg.hf_hub_id)
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(str(cfg.url or "none")).name
+    return cached if cfg.url and cached.is_file() else None
+
+
+def _timm_pretrained(name: str, kwargs: dict[str, Any]) -> nn.Module:
+    """timm weights only when already on disk; timm's own download path is never taken."""
+    path = _local_timm_weights(name)
+    if path is None:
+        raise StudentError(
+            f"pretrained weights of {name!r} are not on this machine; use --student-init file"
+            " --student-weights PATH, or --student-init random"
+        )
+    overlay = {"file": str(path), "hf_hub_id": None, "url": None}
+    return timm.create_model(
+        name, pretrained=True, num_classes=0, pretrained_cfg_overlay=overlay, **kwargs
+    )
+
+
+def _state_dict_of(blob: Any) -> Mapping[str, torch.Tensor]:
+    for key in ("backbone", "state_dict", "model", "student"):
+        if isinstance(blob, Mapping) and key in blob and isinstance(blob[key], Mapping):
+            return _state_dict_of(blob[key])
+    if isinstance(blob, nn.Module):
+        return blob.state_dict()
+    if not isinstance(blob, Mapping):
+        raise StudentError("weight file holds no state dict")
+    return blob
+
+
+def load_weight_file(model: nn.Module, path: Path) -> list[str]:
+    """Load matching tensors from a local file into `model`; returns the keys it lacked.
+    Classifier tensors the feature extractor has no place for are ignored."""
+    if not path.is_file():
+        raise StudentError(f"weight file {path} does not exist")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or not a torch file
+        raise StudentError(f"cannot read weight file {path}: {exc}") from exc
+    state = {k.removeprefix("module."): v for k, v in _state_dict_of(blob).items()}
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not usable:
+        raise StudentError(f"no tensor in {path} fits {model.__class__.__name__}")
+    missing = [k for k in own if k not in usable]
+    model.load_state_dict(usable, strict=False)
+    return missing
+
+
+def create_student(config: StudentConfig, image_size: int) -> nn.Module:
+    """A timm backbone returning pooled features; `.num_features` is their dimension."""
+    kwargs = _build_kwargs(config.name, image_size)
+    if config.init == "timm":
+        return _timm_pretrained(config.name, kwargs)
+    model = _create(config.name, False, kwargs)
+    if config.init == "file":
+        if config.weights is None:
+            raise StudentError("student init 'file' needs --student-weights PATH")
+        load_weight_file(model, config.weights)
+    return model

@@ -1,0 +1,85 @@
+"""One training step's inputs: augmented images, labels and the teacher's image targets.
+
+Targets policies (see PAPER.md, "what it costs"):
+- `none`: no teacher image embedding (ERM, LP-FT).
+- `clean`: the purchased embedding of the image's clean bytes, whatever the augmentation.
+- `views`: K purchased augmented views per image; a step picks one view per image and the
+  student sees exactly that view (no further augmentation).
+- `per-step`: every augmented batch is bought from the teacher, as the official code does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from client_trainer.data.augment import augment, draw_params, to_uint8
+from client_trainer.data.batches import DomainBatches
+from client_trainer.data.images import ImageSet
+
+BuyViews = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, 3, S, S) -> (N, D) embeddings
+
+
+@dataclass(frozen=True)
+class TrainTargets:
+    kind: str  # none | clean | views | per-step
+    clean: torch.Tensor | None = None  # (N, D) per training image
+    views: torch.Tensor | None = None  # (N, K, 3, S, S) uint8
+    view_embeddings: torch.Tensor | None = None  # (N, K, D)
+    buy: BuyViews | None = None  # per-step purchase
+
+
+@dataclass(frozen=True)
+class StepBatch:
+    images: torch.Tensor  # (B, 3, S, S) float in [0, 1], on the device
+    labels: torch.Tensor  # (B,)
+    teacher: torch.Tensor | None  # (B, D) L2-normalised teacher image embeddings
+
+
+class BatchSource:
+    """Endless seeded steps over the training set."""
+
+    def __init__(
+        self,
+        train: ImageSet,
+        targets: TrainTargets,
+        batch_per_domain: int,
+        image_size: int,
+        seed: int,
+        device: torch.device,
+    ) -> None:
+        self._train, self._targets, self._size, self._device = train, targets, image_size, device
+        self._order = DomainBatches(train, batch_per_domain, seed)
+        self._gen = self._order.generator
+
+    def _augmented(self, index: torch.Tensor) -> torch.Tensor:
+        params = draw_params(len(index), self._gen)
+        return augment(self._train.pixels[index], params, self._size)
+
+    def _images_and_teacher(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        t = self._targets
+        if t.kind == "views":
+            assert t.views is not None and t.view_embeddings is not None
+            k = torch.randint(t.views.shape[1], (len(index),), generator=self._gen)
+            return t.views[index, k].float() / 255.0, t.view_embeddings[index, k]
+        images = self._augmented(index)
+        if t.kind == "clean":
+            assert t.clean is not None
+            return images, t.clean[index]
+        if t.kind == "per-step":
+            assert t.buy is not None
+            views = to_uint8(images)
+            return views.float() / 255.0, t.buy(views)
+        return images, None
+
+    def next(self) -> StepBatch:
+        index = self._order.next()
+        images, teacher = self._images_and_teacher(index)
+        dev = self._device
+        return StepBatch(
+            images.to(dev, non_blocking=True),
+            self._train.labels[index].to(dev),
+            None if teacher is None else teacher.to(dev),
+        )

@@ -1,0 +1,140 @@
+"""The one training loop every method runs its stages through.
+
+A stage says which part trains (head, backbone or both), its loss and how features become
+logits for model selection. With a frozen backbone the backbone runs in eval mode (BatchNorm
+statistics stay fixed) under no_grad, and the holdout features are computed once per stage.
+Model selection uses the source holdouts only: the best evaluation wins, or with `swad` the
+weight average of the later steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+from client_trainer.data.images import ImageSet
+from client_trainer.train.batches import BatchSource, StepBatch
+from client_trainer.train.evaluate import Logits, accuracy, eval_features
+from client_trainer.train.model import StudentModel
+from client_trainer.train.swad import WeightAverager
+
+StageLoss = Callable[[StudentModel, StepBatch, torch.Tensor], torch.Tensor]  # (model, batch, f)
+Progress = Callable[[str, int, int, float], None]  # (stage, step, steps, loss)
+
+
+@dataclass
+class Stage:
+    name: str  # align, distill, probe, finetune, train
+    steps: int
+    lr: float
+    train_backbone: bool
+    train_head: bool
+    loss: StageLoss
+    logits: Callable[[StudentModel], Logits]  # the model's current predictor over features
+
+
+@dataclass
+class StageReport:
+    name: str
+    steps: int
+    selected: str  # "best@<step>", "swad(<n> steps)" or "initial"
+    holdout_acc: float
+    history: list[tuple[int, float]] = field(default_factory=list)  # (step, holdout acc)
+    last_loss: float = float("nan")
+
+
+def set_trainable(model: StudentModel, backbone: bool, head: bool) -> list[torch.nn.Parameter]:
+    for p in model.backbone.parameters():
+        p.requires_grad_(backbone)
+    for p in model.head.parameters():
+        p.requires_grad_(head)
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class _HoldoutScorer:
+    """Holdout accuracy; features cached for the stage when the backbone is frozen."""
+
+    def __init__(self, model: StudentModel, holdout: ImageSet, stage: Stage, dev: torch.device):
+        self._model, self._holdout, self._stage, self._dev = model, holdout, stage, dev
+        self._cached: torch.Tensor | None = None
+
+    def _features(self) -> torch.Tensor:
+        if self._stage.train_backbone or self._cached is None:
+            feats = eval_features(self._model, self._holdout, self._dev)
+            if not self._stage.train_backbone:
+                self._cached = feats
+            return feats
+        return self._cached
+
+    def __call__(self) -> float:
+        logits = self._stage.logits(self._model)
+        feats = self._features().to(self._dev)
+        return accuracy(feats, self._holdout.labels, logits)
+
+
+def _steps(model: StudentModel, stage: Stage, source: BatchSource) -> Iterator[tuple[int, float]]:
+    params = set_trainable(model, stage.train_backbone, stage.train_head)
+    optimiser = torch.optim.Adam(params, lr=stage.lr, weight_decay=0.0)
+    device = next(model.parameters()).device
+    for step in range(1, stage.steps + 1):
+        model.train()
+        if not stage.train_backbone:
+            model.backbone.eval()
+        batch = source.next()
+        with _autocast(device):
+            if stage.train_backbone:
+                features = model.features(batch.images)
+            else:
+                with torch.no_grad():
+                    features = model.features(batch.images)
+            loss = stage.loss(model, batch, features.float())
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        yield step, float(loss.detach())
+
+
+def run_stage(
+    model: StudentModel,
+    stage: Stage,
+    source: BatchSource,
+    holdout: ImageSet,
+    eval_every: int,
+    swad_start: float | None = None,
+    progress: Progress | None = None,
+) -> StageReport:
+    """Train one stage, then leave `model` holding the selected weights."""
+    device = next(model.parameters()).device
+    score = _HoldoutScorer(model, holdout, stage, device)
+    averager = WeightAverager(model, int(stage.steps * swad_start) + 1) if swad_start else None
+    best_acc, best_state, best_step = score(), copy.deepcopy(model.state_dict()), 0
+    report = StageReport(stage.name, stage.steps, "initial", best_acc, [(0, best_acc)])
+    for step, loss in _steps(model, stage, source):
+        report.last_loss = loss
+        if averager is not None:
+            averager.update(step)
+        if progress is not None:
+            progress(stage.name, step, stage.steps, loss)
+        if step % eval_every == 0 or step == stage.steps:
+            acc = score()
+            report.history.append((step, acc))
+            if acc >= best_acc:
+                best_acc, best_state, best_step = acc, copy.deepcopy(model.state_dict()), step
+    if averager is not None and averager.count > 0:
+        model.load_state_dict(averager.averaged_state())
+        report.selected, report.holdout_acc = f"swad({averager.count} steps)", score()
+    else:
+        model.load_state_dict(best_state)
+        report.selected, report.holdout_acc = f"best@{best_step}", best_acc
+    set_trainable(model, False, False)
+    return report

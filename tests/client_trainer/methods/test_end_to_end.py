@@ -1,0 +1,97 @@
+"""Every registered method trains and evaluates end to end on a tiny tree, in seconds,
+buying from a live vendor; metrics.json and the checkpoint agree with `evaluate`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from client_trainer.config import RunConfig
+from client_trainer.methods import METHODS
+from client_trainer.pipeline import evaluate_checkpoint, train_run
+from client_trainer.runs import CHECKPOINT_FILE, read_metrics
+from tests.client_trainer.conftest import with_vendor
+from tests.client_trainer.tree import CLASSES
+from tests.support.live_vendor import LiveVendor
+
+N_TRAIN_IMAGES = 2 * len(CLASSES) * 6 - 8  # two source domains minus their 20 % holdouts
+N_EVAL_IMAGES = 8 + len(CLASSES) * 6  # holdouts + target
+
+
+def _config(quick: RunConfig, vendor: LiveVendor, redis_url: str, prefix: str) -> RunConfig:
+    _, api_key = vendor.create_key(1_000_000)
+    return with_vendor(quick, vendor.base_url, api_key, redis_url, prefix)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_trains_and_evaluates_in_seconds(
+    method: str, vendor: LiveVendor, redis_url: str, redis_prefix: str, quick: RunConfig
+) -> None:
+    config = _config(quick, vendor, redis_url, redis_prefix).with_overrides(
+        {"train.method": method}
+    )
+    started = time.perf_counter()
+    result = train_run(config)
+    elapsed = time.perf_counter() - started
+    print(f"{method}: {elapsed:.2f}s")
+    assert elapsed < 30
+    metrics = read_metrics(result.directory)
+    assert metrics["method"] == method and metrics["test_domain"] == "gamma"
+    assert 0.0 <= metrics["id_acc"] <= 1.0 and 0.0 <= metrics["ood_acc"] <= 1.0
+    assert metrics["config"]["train"]["method"] == method
+    assert metrics["config"]["teacher"]["api_key"] == "***"
+    needs = METHODS[method].needs
+    expected_images = (N_TRAIN_IMAGES if needs.train_images else 0) + (
+        N_EVAL_IMAGES if needs.eval_images else 0
+    )
+    assert metrics["image_queries"] == expected_images
+    assert metrics["text_queries"] == (len(CLASSES) if needs.text else 0)
+    assert metrics["cost"] == expected_images * 10 + metrics["text_queries"]
+    if method == "zero-shot":
+        assert not (result.directory / CHECKPOINT_FILE).exists()
+        return
+    scores = evaluate_checkpoint(result.directory / CHECKPOINT_FILE, config)
+    assert scores["id_acc"] == pytest.approx(metrics["id_acc"])
+    assert scores["ood_acc"] == pytest.approx(metrics["ood_acc"])
+
+
+@pytest.mark.parametrize("targets", ["views:2", "per-step"])
+def test_adip_with_cached_views_or_per_step_purchases(
+    targets: str, vendor: LiveVendor, redis_url: str, redis_prefix: str, quick: RunConfig
+) -> None:
+    config = _config(quick, vendor, redis_url, redis_prefix).with_overrides(
+        {"train.method": "vl2v-adip", "teacher.targets": targets}
+    )
+    metrics = train_run(config).metrics
+    if targets == "views:2":
+        assert metrics["image_queries"] == 2 * N_TRAIN_IMAGES
+        again = train_run(config.with_overrides({"output.run_name": "again"})).metrics
+        assert again["image_queries"] == 0 and again["cache_hits"] > 0  # same views, cached
+        assert again["ood_acc"] == pytest.approx(metrics["ood_acc"])  # deterministic per seed
+    else:
+        steps, per_step = config.train.steps * 2, 2 * config.train.batch_per_domain
+        assert 0 < metrics["image_queries"] <= steps * per_step
+        assert metrics["requests"] >= steps  # at least one purchase per step, both stages
+
+
+def test_erm_linear_probe_and_swad_variants(quick: RunConfig, tmp_path: Path) -> None:
+    probe = train_run(
+        quick.with_overrides({"train.method": "erm", "train.erm_variant": "linear-probe"})
+    ).metrics
+    assert [s["name"] for s in probe["stages"]] == ["probe"]
+    swad = train_run(
+        quick.with_overrides({"train.method": "erm", "train.swad": True, "output.run_name": "swad"})
+    ).metrics
+    assert swad["stages"][0]["selected"].startswith("swad(")
+    assert json.loads(json.dumps(swad))["image_queries"] == 0  # ERM buys nothing
+
+
+def test_same_seed_same_result(quick: RunConfig) -> None:
+    first = train_run(quick.with_overrides({"train.method": "erm"})).metrics
+    second = train_run(
+        quick.with_overrides({"train.method": "erm", "output.run_name": "b"})
+    ).metrics
+    assert first["stages"][0]["history"] == second["stages"][0]["history"]
