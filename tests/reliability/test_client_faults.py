@@ -96,6 +96,8 @@ def _cache(raw: redis.Redis) -> dict[bytes, bytes]:
     return dict(zip(names, raw.mget(names), strict=True)) if names else {}
 
 
+@pytest.mark.slow  # three client processes (~25 s); the cache-survives part runs by default
+# in test_redis_faults, a killed buy resuming in tests/client_trainer/test_cli.py
 def test_killed_buy_and_redis_crash_then_resume_pays_once_per_embedding(
     vendor: VendorProcess, private_redis: RedisProcess, tmp_path: Path
 ) -> None:

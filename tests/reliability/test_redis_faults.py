@@ -1,7 +1,8 @@
 """The vendor against its own redis-server (AOF, fsync always) that the tests kill and restart.
 
 - Restart: keys, budgets, spend, revocations and stored idempotent responses survive a kill -9
-  of Redis, and the vendor keeps serving on its existing connection pool.
+  of Redis, and the vendor keeps serving on its existing connection pool; so do the client's
+  cached embeddings and spend record, and nothing is bought twice.
 - Unreachable: every metered or ledger-backed route answers 503 ledger_unavailable with
   Retry-After (fast, no hang), nothing is delivered unpaid or charged undelivered, the process
   stays alive, and it serves again as soon as Redis is back.
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +24,11 @@ import orjson
 import pytest
 import redis
 
+from client_trainer.budget.tracker import BudgetTracker, Query
+from client_trainer.teacher.client import TeacherClient
 from shared.errors import ErrorCode
+from shared.hashing import content_key
+from shared.schemas import Modality
 from tests.reliability.ledger_audit import (
     PRICE_PER_IMAGE,
     PRICE_PER_TEXT,
@@ -158,6 +164,38 @@ def test_redis_kill_9_and_restart_loses_nothing(
         assert_error(refused, ErrorCode.REVOKED_API_KEY)
     with redis_back.client() as raw:
         assert read_key(raw, PREFIX, spender_id).spent == ledger.spent + PRICE_PER_TEXT
+
+
+async def test_client_cache_survives_a_redis_crash_and_is_not_bought_again(
+    vendor: VendorProcess, redis_back: RedisProcess
+) -> None:
+    """The client's BudgetTracker + TeacherClient, in process, on the same crashed Redis."""
+    model_id = vendor.model_id()
+    key_id, api_key = vendor.create_key(10_000, "client-cache")
+    images = [b64(png_bytes(16, 16, seed=100 + i)) for i in range(5)]
+    queries = [
+        Query(content_key(model_id, "image", base64.b64decode(image)), image) for image in images
+    ]
+    with redis_back.client() as raw:
+        tracker = BudgetTracker(raw, "client:", "aof", cap=None)
+        async with TeacherClient(vendor.base_url, api_key) as teacher:
+            bought = await tracker.acquire(Modality.IMAGE, queries, teacher)
+    spent = 5 * PRICE_PER_IMAGE
+
+    redis_back.kill()
+    redis_back.start()
+
+    with redis_back.client() as raw:
+        tracker = BudgetTracker(raw, "client:", "aof", cap=None)
+        cached = tracker.cached([q.key for q in queries])
+        assert sorted(cached) == sorted(q.key for q in queries)
+        for query, vector in zip(queries, bought, strict=True):
+            assert cached[query.key].tobytes() == vector.astype("<f4").tobytes()
+        async with TeacherClient(vendor.base_url, api_key) as teacher:
+            again = await tracker.acquire(Modality.IMAGE, queries, teacher)
+        assert again.tobytes() == bought.tobytes()
+        assert tracker.record().cost == spent  # the run's own record survived too
+        assert read_key(raw, PREFIX, key_id).spent == spent  # nothing bought twice
 
 
 def test_redis_unreachable_answers_503_and_charges_nothing(
