@@ -138,6 +138,7 @@ async def build_state(
         rate_limiter=limiter,
         model=model,
         executor=executor,
+        decode_pool=ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode"),
         text_batcher=batcher("text", model.encode_texts),
         image_batcher=batcher("image", model.encode_images, torch.stack),
         health=model_health,
@@ -162,6 +163,7 @@ async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
     await state.text_batcher.stop()
     await state.image_batcher.stop()
     state.executor.shutdown(wait=True)
+    state.decode_pool.shutdown(wait=True)
     await state.redis.aclose()
     await state.redis.connection_pool.disconnect()
     endpoint.close()

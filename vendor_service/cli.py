@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Annotated
 
 import typer
@@ -29,6 +30,9 @@ def serve(
     from vendor_service.app import create_app
 
     settings = load_settings()
+    # The event loop, the inference thread and the decode threads share the GIL: a shorter
+    # switch interval (default 5 ms) keeps a busy thread from stalling the loop for long.
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

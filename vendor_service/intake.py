@@ -5,7 +5,9 @@ Everything here raises `RequestRejected` (a 4xx) and charges nothing.
 
 from __future__ import annotations
 
-import anyio
+import asyncio
+from concurrent.futures import Executor
+
 import torch
 
 from shared.codec import CodecError, ImageLimits, decode_image_payload
@@ -65,7 +67,9 @@ def decode_images(
 
 
 async def decode_images_off_loop(
-    payloads: list[str], settings: Settings, model: EmbeddingModel
+    payloads: list[str], settings: Settings, model: EmbeddingModel, pool: Executor
 ) -> list[torch.Tensor]:
+    """Decoding and preprocessing in `pool`, never on the event loop."""
     limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
-    return await anyio.to_thread.run_sync(decode_images, payloads, limits, model)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool, decode_images, payloads, limits, model)

@@ -35,11 +35,13 @@ async def sell_embeddings(
 ) -> Sale:
     settings = state.settings
     inputs = check_request(request, settings, state.model.info)
-    rate = await state.rate_limiter.hit(key_id, len(inputs))
     is_image = request.modality is Modality.IMAGE
-    prepared: Sequence[object] = (
-        await decode_images_off_loop(inputs, settings, state.model) if is_image else inputs
-    )
+    prepared: Sequence[object] = inputs
+    if is_image:  # the rate-limit round trips overlap with decoding in the decode pool
+        decoding = decode_images_off_loop(inputs, settings, state.model, state.decode_pool)
+        rate, prepared = await asyncio.gather(state.rate_limiter.hit(key_id, len(inputs)), decoding)
+    else:
+        rate = await state.rate_limiter.hit(key_id, len(inputs))
     images, texts = (len(inputs), 0) if is_image else (0, len(inputs))
     cost = images * settings.price_per_image + texts * settings.price_per_text
     if settings.unmetered:  # benchmark switch (dev mode only): no ledger at all

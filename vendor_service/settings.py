@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     # Most inputs in one forward pass.
     max_batch_size: int = Field(default=64, ge=1, le=4096)
     # Longest wait for a batch to fill once its first item arrived, in milliseconds.
-    max_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    max_wait_ms: float = Field(default=1.0, ge=0.0, le=1000.0)
+    # Threads that decode and preprocess images (off the event loop).
+    decode_threads: int = Field(default=2, ge=1, le=64)
     # Most inputs waiting in the queue (per modality); beyond it requests get 503 overloaded.
     max_queue_items: int = Field(default=4096, ge=1)
 
@@ -109,6 +111,8 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(default=256, ge=4)
     # Where an embedded Redis keeps its data.
     data_dir: Path = Path("runs/vendor")
+    # Python's GIL switch interval set by `serve`, in ms (Python's default is 5).
+    gil_switch_interval_ms: float = Field(default=1.0, gt=0.0, le=100.0)
     # Log level of the service's own loggers.
     log_level: str = "INFO"
 

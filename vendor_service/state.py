@@ -25,6 +25,7 @@ class VendorState:
     rate_limiter: KeyRateLimiter
     model: EmbeddingModel
     executor: ThreadPoolExecutor  # the one inference thread
+    decode_pool: ThreadPoolExecutor  # image decoding and preprocessing
     text_batcher: Batcher[str]
     image_batcher: Batcher[torch.Tensor]
     health: ModelHealth

@@ -1,0 +1,377 @@
+"""Serving benchmark of the vendor (not a test): raw model throughput vs served throughput.
+
+In one run on one machine:
+  raw    encode_images images/s of the model itself (batches of 32, same torch threads)
+  (a)    served images/s with 32-image requests
+  (b)    served images/s with one-image requests from 32 and from 64 concurrent clients
+  lat    p50/p99 of one-image requests from one client, metered vs unmetered (VENDOR_UNMETERED)
+  parts  where one request's time goes (JSON, base64, PNG decode, preprocessing, Redis)
+
+    PYTHONPATH=. python benchmarks/bench_serving.py [--model bench-clip-64] [--seconds 8]
+
+The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams, in this
+process, on the same cores as the server: its CPU cost is part of what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+import torch
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+ADMIN = "bench-admin-token-" + secrets.token_hex(8)
+
+
+# --- workload -----------------------------------------------------------------------------
+def smooth_png(seed: int, size: int) -> bytes:
+    """A natural-looking image (smooth colour fields), PNG-encoded."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray(rng.integers(0, 255, (6, 6, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    small.resize((size, size), Image.Resampling.BICUBIC).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def request_bodies(model_id: str, images: list[str], per_request: int) -> list[bytes]:
+    count = len(images) // per_request
+    return [
+        orjson.dumps(
+            {
+                "model": model_id,
+                "input": images[i * per_request : (i + 1) * per_request],
+                "modality": "image",
+                "encoding_format": "base64",
+            }
+        )
+        for i in range(count)
+    ]
+
+
+# --- a lean HTTP/1.1 client ---------------------------------------------------------------
+class Connection:
+    def __init__(self, host: str, port: int, api_key: str) -> None:
+        self.host, self.port = host, port
+        self.prefix = (
+            f"POST /v1/embeddings HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {api_key}\r\n"
+            "Content-Type: application/json\r\n"
+        ).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(self.prefix + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+@dataclass
+class LoadResult:
+    seconds: float
+    items: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latencies: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0  # CPU seconds the server process used during the phase
+
+    @property
+    def errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status != 200)
+
+    def rate(self) -> float:
+        return self.items / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+async def drive(
+    base: str, api_key: str, bodies: list[bytes], per_request: int, clients: int, seconds: float
+) -> LoadResult:
+    host, port = base.removeprefix("http://").split(":")
+    stop_at = time.perf_counter() + seconds
+    result = LoadResult(seconds)
+
+    async def client(index: int) -> None:
+        connection = Connection(host, int(port), api_key)
+        i = index
+        try:
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                try:
+                    status = await connection.post(bodies[i % len(bodies)])
+                except (OSError, asyncio.IncompleteReadError):
+                    status = 0
+                    connection.close()
+                    connection = Connection(host, int(port), api_key)
+                result.latencies.append(time.perf_counter() - started)
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+                if status == 200:
+                    result.items += per_request
+                i += clients
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(c) for c in range(clients)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --- the server under test ----------------------------------------------------------------
+@dataclass
+class Server:
+    base: str
+    api_key: str
+    model_id: str
+    pid: int
+
+
+@contextmanager
+def serve(model: str, threads: int, redis_url: str, **env: str) -> Iterator[Server]:
+    """A vendor subprocess with a key of (nearly) unlimited budget."""
+    port = 20000 + secrets.randbelow(20000)
+    prefix = f"bench:{secrets.token_hex(4)}:"
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "REDIS_URL": redis_url,
+        "VENDOR_REDIS_PREFIX": prefix,
+        "VENDOR_ADMIN_TOKEN": ADMIN,
+        "VENDOR_MODEL": model,
+        "VENDOR_PRETRAINED": "",
+        "VENDOR_TORCH_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        "VENDOR_RATE_LIMIT_REQUESTS": "1000000/second",
+        "VENDOR_RATE_LIMIT_ITEMS": "10000000/second",
+        "VENDOR_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    command = [sys.executable, "-m", "vendor_service", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=environment, cwd=REPO)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        key = httpx.post(
+            f"{base}/v1/admin/keys", json={"name": "bench", "budget": 10**13}, headers=admin
+        ).json()
+        model_id = httpx.get(f"{base}/v1/models").json()["data"][0]["id"]
+        yield Server(base, key["api_key"], model_id, process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        cleanup = __import__("redis").Redis.from_url(redis_url)
+        keys = list(cleanup.scan_iter(match=f"{prefix}*"))
+        if keys:
+            cleanup.delete(*keys)
+
+
+# --- measurements -------------------------------------------------------------------------
+def raw_throughput(model_name: str, threads: int, seconds: float, batch: int = 32) -> float:
+    from vendor_service.engine.open_clip_model import OpenClipModel
+    from vendor_service.settings import Settings
+
+    torch.set_num_threads(threads)
+    model = OpenClipModel(Settings(admin_token=ADMIN, model=model_name, pretrained=""))
+    size = model.info.image_size
+    x = torch.randn(batch, 3, size, size)
+    for _ in range(3):
+        model.encode_images(x)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        model.encode_images(x)
+        count += batch
+    return count / (time.perf_counter() - started)
+
+
+def time_us(fn: Callable[[], object], repeat: int = 200) -> float:
+    fn()
+    started = time.perf_counter()
+    for _ in range(repeat):
+        fn()
+    return 1e6 * (time.perf_counter() - started) / repeat
+
+
+def request_parts(png: bytes, image_size: int, redis_url: str) -> dict[str, float]:
+    """Microseconds per one-image request spent in each piece of work (in this process)."""
+    from shared.codec import ImageLimits, decode_image, payload_to_bytes
+    from shared.schemas import EmbeddingRequest
+    from vendor_service.engine.preprocess import ClipPreprocess
+    from vendor_service.render import render_split
+
+    b64 = base64.b64encode(png).decode()
+    body = orjson.dumps({"model": "m", "input": [b64], "modality": "image"})
+    limits = ImageLimits()
+    raw = payload_to_bytes(b64, limits.max_bytes)
+    image = decode_image(raw, limits)
+    preprocess = ClipPreprocess(image_size)
+    vectors = np.random.default_rng(0).standard_normal((1, 128)).astype(np.float32)
+    parts = {
+        "json parse + validate": time_us(
+            lambda: EmbeddingRequest.model_validate(orjson.loads(body))
+        ),
+        "base64 decode": time_us(lambda: payload_to_bytes(b64, limits.max_bytes)),
+        "PNG decode": time_us(lambda: decode_image(raw, limits)),
+        "preprocess": time_us(lambda: preprocess(image)),
+        "render response": time_us(
+            lambda: render_split(
+                vectors, "m", __import__("shared.schemas").schemas.EncodingFormat.BASE64, 1, 0, 10
+            )
+        ),
+    }
+    parts.update(asyncio.run(redis_parts(redis_url)))
+    return parts
+
+
+async def redis_parts(redis_url: str, repeat: int = 300) -> dict[str, float]:
+    import redis.asyncio as aioredis
+
+    from vendor_service.ledger import Ledger, Reservation
+    from vendor_service.rate_limits import KeyRateLimiter
+
+    prefix = f"bench:{secrets.token_hex(4)}:"
+    client = aioredis.from_url(redis_url)
+    ledger = Ledger(client, prefix)
+    limiter = KeyRateLimiter(redis_url, f"{prefix}ratelimit", "1000000/second", "1000000/second")
+    key = await ledger.create_key("bench", 10**12)
+
+    async def timed(fn: Callable[[], object]) -> float:
+        await fn()  # type: ignore[misc]
+        started = time.perf_counter()
+        for _ in range(repeat):
+            await fn()  # type: ignore[misc]
+        return 1e6 * (time.perf_counter() - started) / repeat
+
+    async def reserve_commit() -> None:
+        held = await ledger.reserve(key.key_id, 10, 1, 0)
+        assert isinstance(held, Reservation)
+        await ledger.commit(held, b"{", b"}")
+
+    parts = {
+        "redis: authenticate (1 RTT)": await timed(lambda: ledger.authenticate(key.api_key)),
+        "redis: rate limits (2 hits + 2 stats)": await timed(lambda: limiter.hit(key.key_id, 1)),
+        "redis: reserve + commit (2 Lua)": await timed(reserve_commit),
+    }
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+    return parts
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    server: Server, bodies: list[bytes], per: int, clients: int, seconds: float
+) -> LoadResult:
+    cpu_before = process_cpu_seconds(server.pid)
+    result = asyncio.run(drive(server.base, server.api_key, bodies, per, clients, seconds))
+    result.server_cpu = process_cpu_seconds(server.pid) - cpu_before
+    return result
+
+
+def print_table(rows: list[tuple[str, LoadResult]], raw: float) -> None:
+    print(f"\n{'phase':38s} {'img/s':>6s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "
+          f"{'srv CPU ms/img':>14s}  statuses")  # fmt: skip
+    for label, r in rows:
+        cpu_per_item = 1000 * r.server_cpu / max(1, r.items)
+        print(f"{label:38s} {r.rate():6.0f} {r.rate() / raw:6.2f} {r.pct(0.5):7.2f} "
+              f"{r.pct(0.99):7.2f} {cpu_per_item:14.2f}  {dict(r.statuses)}")  # fmt: skip
+
+
+def model_image_size(model: str) -> int:
+    config = json.loads((REPO / "vendor_service/model_configs" / f"{model}.json").read_text())
+    return int(config["vision_cfg"]["image_size"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="bench-clip-64")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (raw and served)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per throughput phase")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS))
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    print(f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at start; "
+          f"torch threads {args.threads}; model {args.model}")  # fmt: skip
+    raw = raw_throughput(args.model, args.threads, seconds=5)
+    print(f"raw encode_images (batch 32): {raw:.0f} images/s")
+    size = model_image_size(args.model)
+    pngs = [smooth_png(i, size) for i in range(512)]
+    images = [base64.b64encode(p).decode() for p in pngs]
+    print(f"request images: {size}x{size} PNG, {statistics.mean(map(len, pngs)):.0f} bytes each")
+
+    rows: list[tuple[str, LoadResult]] = []
+    with serve(args.model, args.threads, args.redis_url) as server:
+        big = request_bodies(server.model_id, images, 32)
+        one = request_bodies(server.model_id, images, 1)
+        rows.append(("(a) 32-image requests, 4 clients", measure(server, big, 32, 4, args.seconds)))
+        for clients in (32, 64):
+            label = f"(b) 1-image requests, {clients} clients"
+            rows.append((label, measure(server, one, 1, clients, args.seconds)))
+        metered = measure(server, one, 1, 1, args.seconds / 2)
+    unmetered_env = {"VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
+    with serve(args.model, args.threads, args.redis_url, **unmetered_env) as server:
+        one = request_bodies(server.model_id, images, 1)
+        rows.append(
+            ("(b) 1-image, 32 clients, UNMETERED", measure(server, one, 1, 32, args.seconds))
+        )
+        unmetered = measure(server, one, 1, 1, args.seconds / 2)
+    print_table(rows, raw)
+    print("\none-image latency, one client at a time:")
+    for label, r in (("metered", metered), ("unmetered", unmetered)):
+        print(f"  {label:10s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
+              f"({len(r.latencies)} requests, {r.errors} errors)")  # fmt: skip
+    print(f"  metering adds {metered.pct(0.5) - unmetered.pct(0.5):+.2f} ms at p50")
+    print("\nwhere one 1-image request's time goes (µs, measured in-process):")
+    for part, micros in request_parts(pngs[0], size, args.redis_url).items():
+        print(f"  {part:40s} {micros:8.0f}")
+    print(f"\nload average {os.getloadavg()[0]:.2f} at end")
+
+
+if __name__ == "__main__":
+    main()
