@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -86,9 +87,18 @@ class VendorProcess:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
 
     def create_key(self, budget: int, name: str = "reliability") -> tuple[str, str]:
-        """(key_id, api_key) of a new key with `budget` credits."""
+        """(key_id, api_key) of a new key with `budget` credits.
+
+        Retries a 503 for up to 5 s: right after a test restarted Redis, the first command on
+        each stale pooled connection of the vendor fails once (a retryable 503).
+        """
+        give_up = time.monotonic() + 5
         with self.admin() as client:
-            response = client.post("/v1/admin/keys", json={"name": name, "budget": budget})
+            while True:
+                response = client.post("/v1/admin/keys", json={"name": name, "budget": budget})
+                if response.status_code != 503 or time.monotonic() > give_up:
+                    break
+                time.sleep(0.2)
             response.raise_for_status()
             body = response.json()
         return body["key_id"], body["api_key"]
