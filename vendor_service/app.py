@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import redis.asyncio as aioredis
@@ -79,9 +80,8 @@ def _lifespan(
     return lifespan
 
 
-async def build_state(
-    settings: Settings, metrics: VendorMetrics, endpoint: RedisEndpoint, factory: ModelFactory
-) -> VendorState:
+def open_redis(settings: Settings, endpoint: RedisEndpoint) -> aioredis.Redis:
+    """One bounded pool for the ledger and the rate limiter (requests wait for a connection)."""
     pool = aioredis.BlockingConnectionPool.from_url(
         endpoint.url,
         max_connections=settings.redis_max_connections,
@@ -89,7 +89,41 @@ async def build_state(
         socket_timeout=5,
         socket_connect_timeout=2,
     )
-    client = aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis(connection_pool=pool)
+
+
+def start_batcher(
+    modality: str,
+    forward: Callable[[Any], torch.Tensor],
+    collate: Callable[[list[Any]], Any] | None,
+    settings: Settings,
+    metrics: VendorMetrics,
+    executor: ThreadPoolExecutor,
+    health: ModelHealth,
+) -> Batcher[Any]:
+    observer = BatchObserver(
+        on_batch=lambda size, seconds: _observe_batch(metrics, modality, size, seconds),
+        on_queue_depth=metrics.queue_depth.labels(modality).set,
+    )
+    batcher: Batcher[Any] = Batcher(
+        forward,
+        executor,
+        settings.max_batch_size,
+        settings.max_wait_ms,
+        settings.max_queue_items,
+        health,
+        observer,
+        collate,
+        settings.inference_timeout_seconds,
+    )
+    batcher.start()
+    return batcher
+
+
+async def build_state(
+    settings: Settings, metrics: VendorMetrics, endpoint: RedisEndpoint, factory: ModelFactory
+) -> VendorState:
+    client = open_redis(settings, endpoint)
     ledger = Ledger(
         client,
         settings.redis_prefix,
@@ -102,34 +136,16 @@ async def build_state(
         f"{settings.redis_prefix}ratelimit",
         settings.rate_limit_requests,
         settings.rate_limit_items,
-        pool,
+        client.connection_pool,
     )
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     model = await anyio.to_thread.run_sync(factory, settings)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-    model_health = ModelHealth()
-
-    def batcher(modality: str, forward: Callable, collate: Callable | None = None) -> Batcher:
-        observer = BatchObserver(
-            on_batch=lambda size, seconds: _observe_batch(metrics, modality, size, seconds),
-            on_queue_depth=metrics.queue_depth.labels(modality).set,
-        )
-        made: Batcher = Batcher(
-            forward,
-            executor,
-            settings.max_batch_size,
-            settings.max_wait_ms,
-            settings.max_queue_items,
-            model_health,
-            observer,
-            collate,
-        )
-        made.start()
-        return made
-
-    log.info("model %s ready to warm up; prices: image %d, text %d credits", model.info.model_id,
+    log.info("model %s loaded; prices: image %d, text %d credits", model.info.model_id,
              settings.price_per_image, settings.price_per_text)  # fmt: skip
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+    health = ModelHealth()
+    shared = (settings, metrics, executor, health)
     return VendorState(
         settings=settings,
         metrics=metrics,
@@ -139,9 +155,9 @@ async def build_state(
         model=model,
         executor=executor,
         decode_pool=ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode"),
-        text_batcher=batcher("text", model.encode_texts),
-        image_batcher=batcher("image", model.encode_images, torch.stack),
-        health=model_health,
+        text_batcher=start_batcher("text", model.encode_texts, None, *shared),
+        image_batcher=start_batcher("image", model.encode_images, torch.stack, *shared),
+        health=health,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -33,6 +34,8 @@ def serve(
     # The event loop, the inference thread and the decode threads share the GIL: a shorter
     # switch interval (default 5 ms) keeps a busy thread from stalling the loop for long.
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    if settings.torch_threads == 0:
+        settings = settings.model_copy(update={"torch_threads": default_torch_threads()})
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -49,6 +52,12 @@ def load_settings() -> Settings:
         reasons = "; ".join(str(error["msg"]) for error in exc.errors())
         typer.echo(f"invalid settings: {reasons}", err=True)
         raise typer.Exit(2) from exc
+
+
+def default_torch_threads() -> int:
+    """On CPU, leave one core to the event loop and decoding (OpenMP threads that compete
+    with them for cores spin at barriers and slow the forward down several times)."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def _print(model: object) -> None:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Numeric precision: auto (bf16/fp16 autocast on cuda, fp32 on cpu), fp32, fp16, bf16.
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
-    # torch intra-op threads for the forward; 0 = torch's default.
+    # torch intra-op threads; 0 = `serve` picks cores - 1 (in-process apps leave torch alone).
     torch_threads: int = Field(default=0, ge=0)
 
     # --- dynamic batching -----------------------------------------------------------------
@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(default=1.0, ge=0.0, le=1000.0)
     # Threads that decode and preprocess images (off the event loop).
     decode_threads: int = Field(default=2, ge=1, le=64)
+    # A request whose inference takes longer fails (503 inference_failed, refunded).
+    inference_timeout_seconds: float = Field(default=20.0, gt=0.0, le=600.0)
     # Most inputs waiting in the queue (per modality); beyond it requests get 503 overloaded.
     max_queue_items: int = Field(default=4096, ge=1)
 
@@ -136,6 +138,11 @@ class Settings(BaseSettings):
             )
         if self.max_queue_items < self.max_inputs_per_request:
             raise SettingsError("VENDOR_MAX_QUEUE_ITEMS must be >= VENDOR_MAX_INPUTS_PER_REQUEST")
+        if self.inference_timeout_seconds >= self.lease_seconds:
+            raise SettingsError(
+                "VENDOR_INFERENCE_TIMEOUT_SECONDS must be below VENDOR_LEASE_SECONDS, so a slow "
+                "request is refunded before its reservation expires"
+            )
         if self.unmetered and not self.dev_mode:
             raise SettingsError("VENDOR_UNMETERED is a benchmark switch, allowed in dev mode only")
         return self

@@ -72,7 +72,6 @@ def test_settings(redis_url: str, redis_prefix: str, **overrides: Any) -> Settin
         "admin_token": ADMIN_TOKEN,
         "model": TINY_MODEL,
         "pretrained": "",
-        "torch_threads": 1,
     }
     values.update(overrides)
     return Settings(**values)
@@ -86,7 +85,7 @@ async def running_app(settings: Settings) -> AsyncIterator[VendorApp]:
     holder: list[ControllableModel] = []
     app = create_app(settings, model_factory=controllable_factory(holder))
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://vendor") as client:
             yield VendorApp(client, settings, holder[0], app)
 

@@ -22,8 +22,11 @@ class ControllableModel:
         self.gate = threading.Event()
         self.gate.set()
         self.forward_sizes: list[int] = []
+        self.preprocess_bug = False  # an unexpected (non-codec) exception in preprocessing
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
+        if self.preprocess_bug:
+            raise KeyError("/secret/internal/path.py line 42")
         return self.inner.preprocess(image)
 
     def _before(self, size: int) -> None:

@@ -105,7 +105,11 @@ def test_lease_expiry_refunds_a_dead_reservation(
     redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     prefix = "test:lease:" + str(time.time_ns()) + ":"
-    overrides = {"VENDOR_LEASE_SECONDS": "1", "VENDOR_REAPER_INTERVAL_SECONDS": "0.2"}
+    overrides = {
+        "VENDOR_LEASE_SECONDS": "1",
+        "VENDOR_INFERENCE_TIMEOUT_SECONDS": "0.8",
+        "VENDOR_REAPER_INTERVAL_SECONDS": "0.2",
+    }
     try:
         with live_vendor(redis_url, prefix, tmp_path_factory.mktemp("lease"), overrides) as live:
             key_id, _ = live.create_key(budget=100)

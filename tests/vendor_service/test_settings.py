@@ -37,5 +37,7 @@ def test_other_checks() -> None:
         Settings(admin_token=GOOD, rate_limit_requests="lots")
     with pytest.raises(ValidationError):
         Settings(admin_token=GOOD, lease_seconds=120)
+    with pytest.raises(ValidationError, match="INFERENCE_TIMEOUT"):
+        Settings(admin_token=GOOD, lease_seconds=5)
     with pytest.raises(ValidationError, match="MAX_QUEUE_ITEMS"):
         Settings(admin_token=GOOD, max_queue_items=4, max_inputs_per_request=8)

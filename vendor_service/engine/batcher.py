@@ -6,7 +6,8 @@ runs the forward in the one inference thread (never on the event loop), and hand
 its own rows. A request larger than a batch is split across batches. The queue is bounded in
 items: beyond it `submit` raises 503 overloaded at once. When a forward raises, only the
 requests in that batch fail (503 inference_failed) and `health.ok` turns False until a later
-forward succeeds.
+forward succeeds; a request whose forward takes longer than `timeout_seconds` fails the same
+way (it stays well inside the reservation lease, so it is refunded, never expired).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Batcher(Generic[Item]):
         health: ModelHealth,
         observer: BatchObserver | None = None,
         collate: Callable[[list[Item]], Any] | None = None,
+        timeout_seconds: float = 20.0,
     ) -> None:
         self._forward = forward
         self._collate = collate or (lambda items: items)
@@ -75,6 +77,7 @@ class Batcher(Generic[Item]):
         self.max_wait = max_wait_ms / 1000.0
         self.max_queue_items = max_queue_items
         self.health = health
+        self.timeout = timeout_seconds
         self.observer = observer or BatchObserver()
         self._jobs: deque[_Job[Item]] = deque()
         self._queued_items = 0
@@ -107,14 +110,25 @@ class Batcher(Generic[Item]):
         self._queued_items += len(items)
         self.observer.on_queue_depth(self._queued_items)
         self._arrived.set()
-        return await future
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            self.health.ok = False  # a forward that hangs is a model that stopped working
+            raise Unavailable(
+                ErrorCode.INFERENCE_FAILED, "inference timed out; you were not charged"
+            ) from None
 
     async def _run(self) -> None:
         while True:
             await self._wait_for_batch()
             batch, slices = self._take_batch()
-            if batch:
+            if not batch:
+                continue
+            try:
                 await self._run_batch(batch, slices)
+            except Exception:  # never let the worker die: later requests would hang
+                log.exception("batcher bookkeeping failed")
+                self._fail(slices)
 
     async def _wait_for_batch(self) -> None:
         while not self._jobs:

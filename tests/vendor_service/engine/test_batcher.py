@@ -116,3 +116,18 @@ async def test_cancelled_request_is_dropped_from_the_queue(executor: ThreadPoolE
     assert forward.sizes == [2, 1]
     assert batcher.queued_items == 0
     await batcher.stop()
+
+
+async def test_hung_forward_times_out_and_marks_unhealthy(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    forward.gate.clear()
+    batcher = make(forward, executor, max_wait_ms=0.0)
+    batcher.timeout = 0.2
+    with pytest.raises(Unavailable) as caught:
+        await batcher.submit([1.0])
+    assert caught.value.code == "inference_failed"
+    assert not batcher.health.ok
+    forward.gate.set()
+    assert (await batcher.submit([2.0]))[0, 0].item() == 2.0
+    assert batcher.health.ok
+    await batcher.stop()

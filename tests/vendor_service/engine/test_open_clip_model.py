@@ -63,3 +63,14 @@ def test_weights_tag(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert weights_tag("", 3) == "random3"
     assert weights_tag("openai", 0) == "openai"
     assert len(weights_tag(str(checkpoint), 0)) == 8
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_autocast_matches_cpu(model: OpenClipModel) -> None:
+    gpu = OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", device="cuda"))
+    assert gpu.autocast_dtype in (torch.float16, torch.bfloat16)
+    batch = torch.stack([model.preprocess(im) for im in images(4)])
+    on_gpu = gpu.encode_images(batch)
+    assert on_gpu.dtype == torch.float32 and on_gpu.device.type == "cpu"
+    torch.testing.assert_close(on_gpu, model.encode_images(batch), atol=3e-2, rtol=0)

@@ -6,7 +6,7 @@ import numpy as np
 
 from shared.codec import embedding_from_base64
 from shared.schemas import EmbeddingResponse
-from tests.vendor_service.conftest import MODEL_ID, VendorApp, png_b64
+from tests.vendor_service.conftest import MODEL_ID, AppMaker, VendorApp, png_b64
 
 
 async def test_text_embeddings_are_normalised_and_charged(vendor_app: VendorApp) -> None:
@@ -60,3 +60,24 @@ async def test_keys_are_isolated(vendor_app: VendorApp) -> None:
     assert (await vendor_app.embed(first, ["x"] * 5)).status_code == 200
     assert (await vendor_app.key_info(first_id))["spent"] == 5
     assert (await vendor_app.key_info(second_id))["spent"] == 0
+
+
+async def test_unmetered_benchmark_mode_charges_nothing(make_app: AppMaker) -> None:
+    async with make_app(dev_mode=True, unmetered=True) as vendor:
+        key_id, api_key = await vendor.create_key(budget=0)
+        response = await vendor.embed(api_key, [png_b64()], "image")
+        assert response.status_code == 200
+        assert "X-Budget-Remaining" not in response.headers
+        assert (await vendor.key_info(key_id))["spent"] == 0
+
+
+async def test_same_image_same_embedding_whatever_the_batch(make_app: AppMaker) -> None:
+    async with make_app(max_wait_ms=20.0) as vendor:
+        _, api_key = await vendor.create_key(budget=10_000)
+        target = png_b64(seed=42)
+        alone = await vendor.embed(api_key, [target], "image")
+        crowd = [png_b64(seed=s) for s in range(7)]
+        together = await vendor.embed(api_key, [*crowd, target], "image")
+        first = np.array(alone.json()["data"][0]["embedding"])
+        last = np.array(together.json()["data"][-1]["embedding"])
+        np.testing.assert_allclose(first, last, atol=1e-5, rtol=0)

@@ -186,3 +186,42 @@ async def test_item_rate_limit_counts_inputs(make_app: AppMaker) -> None:
         _, api_key = await vendor.create_key(budget=1000)
         assert (await vendor.embed(api_key, ["a"] * 4)).status_code == 200
         assert_error(await vendor.embed(api_key, ["a"] * 2), 429, "rate_limited")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"", "application/json"),
+        (b"null", "application/json"),
+        (b"[]", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b'{"model": 5, "input": {"a": 1}}', "application/json"),
+        (b'{"model": "m", "input": "x", "dimensions": "many"}', "application/json"),
+        (b'{"model": "m", "input": ["x", null]}', "application/json"),
+        (b"\xff\xfe\x00garbage", "application/json"),
+        (b"model=m&input=x", "application/x-www-form-urlencoded"),
+        (b'{"model": "m", "input": "x"}', "text/plain"),
+    ],
+)
+async def test_odd_bodies_get_a_clean_4xx(
+    vendor_app: VendorApp, content: bytes, content_type: str
+) -> None:
+    key_id, api_key = await vendor_app.create_key(budget=100)
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": content_type}
+    response = await vendor_app.client.post("/v1/embeddings", content=content, headers=headers)
+    assert 400 <= response.status_code < 500, response.text
+    ErrorBody.model_validate_json(response.content)
+    assert (await vendor_app.key_info(key_id))["spent"] == 0
+
+
+async def test_non_bearer_authorization_is_missing_key(vendor_app: VendorApp) -> None:
+    response = await vendor_app.client.post(
+        "/v1/embeddings", json={"model": "m", "input": "x"}, headers={"Authorization": "Basic eDp5"}
+    )
+    assert_error(response, 401, "missing_api_key")
+
+
+async def test_idempotency_key_too_long_is_422(vendor_app: VendorApp) -> None:
+    _, api_key = await vendor_app.create_key(budget=100)
+    response = await vendor_app.embed(api_key, "x", headers={"Idempotency-Key": "k" * 300})
+    assert_error(response, 422, "invalid_request")

@@ -83,3 +83,14 @@ async def test_idempotent_replay_is_byte_identical_and_free(vendor_app: VendorAp
     reused = await vendor_app.embed(api_key, images[:1], "image", headers=headers)
     assert_error(reused, 409, "idempotency_key_reused")
     assert (await vendor_app.key_info(key_id))["spent"] == 20
+
+
+async def test_unexpected_exception_is_a_generic_500(vendor_app: VendorApp) -> None:
+    key_id, api_key = await vendor_app.create_key(budget=100)
+    vendor_app.model.preprocess_bug = True
+    response = await vendor_app.embed(api_key, [png_b64()], "image")
+    assert response.status_code == 500
+    assert "secret" not in response.text and "KeyError" not in response.text
+    assert response.json()["error"]["message"] == "internal error; you were not charged"
+    info = await vendor_app.key_info(key_id)
+    assert (info["spent"], info["reserved"]) == (0, 0)
