@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import redis
 import typer
 from rich.console import Console
 
@@ -36,8 +37,14 @@ ImageSize = Annotated[int | None, typer.Option(help="Student input size in pixel
 MaxPerDomain = Annotated[int | None, typer.Option(help="At most N images per domain (seeded).")]
 Student = Annotated[str | None, typer.Option(help="Any timm model name.")]
 StudentInit = Annotated[str | None, typer.Option(help="Student weights: random, timm or file.")]
+StudentModule = Annotated[
+    str | None, typer.Option(help="Module to import first (registers timm models).")
+]
 StudentWeights = Annotated[Path | None, typer.Option(help="Local weight file (init = file).")]
 Targets = Annotated[str | None, typer.Option(help="Teacher targets: clean, views:K or per-step.")]
+ImageFraction = Annotated[
+    float | None, typer.Option(help="Share of training images whose targets are bought.")
+]
 Ensemble = Annotated[
     bool | None, typer.Option("--prompt-ensemble/--single-prompt", help="Prompt ensemble.")
 ]
@@ -162,7 +169,7 @@ def buy(
     }
     try:
         report = buy_embeddings(_config(config, overrides, quiet))
-    except (TeacherError, SpendCapReached, DataError, ValueError) as exc:
+    except (TeacherError, SpendCapReached, DataError, ValueError, redis.RedisError) as exc:
         _fail(exc)
     typer.echo(
         json.dumps(
@@ -190,6 +197,8 @@ def train(
     student: Student = None,
     student_init: StudentInit = None,
     student_weights: StudentWeights = None,
+    student_module: StudentModule = None,
+    image_fraction: ImageFraction = None,
     targets: Targets = None,
     prompt_ensemble: Ensemble = None,
     cap: Cap = None,
@@ -230,6 +239,8 @@ def train(
         "student.name": student,
         "student.init": student_init,
         "student.weights": student_weights,
+        "student.module": student_module,
+        "teacher.image_fraction": image_fraction,
         "train.method": method,
         "train.erm_variant": erm_variant,
         "train.steps": steps,
@@ -246,7 +257,15 @@ def train(
     }
     try:
         result = train_run(_config(config, overrides, quiet))
-    except (TeacherError, SpendCapReached, DataError, StudentError, KeyError, ValueError) as exc:
+    except (
+        TeacherError,
+        SpendCapReached,
+        DataError,
+        StudentError,
+        KeyError,
+        ValueError,
+        redis.RedisError,
+    ) as exc:
         _fail(exc)
     m = result.metrics
     typer.echo(
@@ -288,7 +307,8 @@ def evaluate(
         "train.device": device,
     }
     try:
-        scores = evaluate_checkpoint(checkpoint, _config(config, overrides, True))
+        base = load_config(config) if config is not None else None
+        scores = evaluate_checkpoint(checkpoint, base, overrides)
     except (DataError, StudentError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     typer.echo(json.dumps(scores))

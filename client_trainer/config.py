@@ -66,6 +66,10 @@ class StudentConfig(_Section):
     weights: Path | None = Field(
         default=None, description="Local weight file, used when init = file."
     )
+    module: str | None = Field(
+        default=None,
+        description="Python module to import first (one that registers timm models).",
+    )
 
 
 class TeacherConfig(_Section):
@@ -81,6 +85,13 @@ class TeacherConfig(_Section):
     targets: str = Field(
         default="clean",
         description="Image targets: clean (one per image), views:K (K cached views), per-step.",
+    )
+    image_fraction: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        description="Share of training images whose targets are bought (seeded subset; clean or"
+        " views); the others train on the label terms only.",
     )
     prompt_ensemble: bool = Field(
         default=False,

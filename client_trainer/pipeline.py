@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import torch
 
 from client_trainer.budget.tracker import SpendRecord
 from client_trainer.config import RunConfig, parse_targets
@@ -53,8 +52,7 @@ def buy_embeddings(
         session.texts(index.classes, config.teacher.prompt_ensemble)
         texts = len(index.classes)
         if kind == "clean":
-            files = ImageSet(torch.empty(0), torch.empty(0), torch.empty(0), index.paths)
-            session.images(files, "images")
+            session.images(index.paths, "images")
             images = len(index.paths)
         else:
             task = load_task(config.data, config.train.seed)
@@ -159,9 +157,14 @@ def train_run(config: RunConfig, transport: httpx.AsyncBaseTransport | None = No
     return RunResult(directory, metrics)
 
 
-def evaluate_checkpoint(checkpoint: Path, config: RunConfig) -> dict[str, float]:
-    """ID (source holdouts) and OOD (target) accuracy of a saved student; no vendor needed."""
+def evaluate_checkpoint(
+    checkpoint: Path, config: RunConfig | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, float]:
+    """ID (source holdouts) and OOD (target) accuracy of a saved student; no vendor needed.
+    Without `config`, the run's own config saved in the checkpoint is used (then `overrides`)."""
     ckpt = load_checkpoint(checkpoint)
+    base = config if config is not None else RunConfig.model_validate(ckpt.config)
+    config = base.with_overrides(overrides or {})
     task = load_task(config.data, config.train.seed)
     if list(task.classes) != ckpt.classes:
         raise ValueError(f"checkpoint classes {ckpt.classes} differ from the data's")

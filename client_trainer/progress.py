@@ -34,6 +34,7 @@ class RunProgress(AbstractContextManager["RunProgress"]):
             else None
         )
         self._stages: dict[str, TaskID] = {}
+        self._purchases: dict[str, tuple[TaskID, dict[str, int]]] = {}
 
     def __enter__(self) -> RunProgress:
         if self._progress is not None:
@@ -50,12 +51,19 @@ class RunProgress(AbstractContextManager["RunProgress"]):
             self._progress.stop()
 
     def purchase(self, label: str, total: int) -> Callable[[int, int], None]:
-        """A tick callback (items delivered, credits spent) for one purchase."""
+        """A tick callback (items delivered, credits spent) for one purchase. Purchases with
+        the same label before " (" share one bar (per-step buys one batch per step)."""
         progress = self._progress
         if progress is None:
             return lambda items, cost: None
-        task = progress.add_task(f"buy {label}", total=total, info="bought 0, cost 0")
-        state = {"items": 0, "cost": 0}
+        name = label.split(" (")[0]
+        if name in self._purchases:
+            task, state = self._purchases[name]
+            progress.update(task, total=(progress.tasks[task].total or 0) + total)
+        else:
+            task = progress.add_task(f"buy {label}", total=total, info="bought 0, cost 0")
+            state = {"items": 0, "cost": 0}
+            self._purchases[name] = (task, state)
 
         def tick(items: int, cost: int) -> None:
             state["items"] += items

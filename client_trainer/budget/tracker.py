@@ -52,6 +52,8 @@ class Query:
 
 
 Progress = Callable[[int, int], None]  # (items just delivered, credits just spent)
+# Called once the cache was read: (items to buy, cache hits) -> a Progress for the purchase.
+ProgressFactory = Callable[[int, int], Progress]
 
 
 class BudgetTracker:
@@ -106,7 +108,7 @@ class BudgetTracker:
         modality: Modality,
         queries: Sequence[Query],
         teacher: TeacherClient,
-        progress: Progress | None = None,
+        progress_for: ProgressFactory | None = None,
     ) -> np.ndarray:
         """Embeddings (n, d) for `queries` in order: cache hits, then purchases of the rest
         within the cap. Raises `SpendCapReached` after buying what fits when it cannot all."""
@@ -117,6 +119,7 @@ class BudgetTracker:
         missing = [k for k in unique if k not in have]
         price = await teacher.price(modality)
         buy = missing[: self._affordable(len(missing), price)]
+        progress = progress_for(len(buy), len(have)) if progress_for and buy else None
 
         def delivered(batch: PurchasedBatch) -> None:
             self.store(batch)

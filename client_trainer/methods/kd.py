@@ -30,13 +30,20 @@ def kd_loss(
     text: torch.Tensor,
     temperature: float,
     weight: float,
+    has_teacher: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """CE(student, y) + weight * KL(p_teacher || p_student)."""
+    """CE(student, y) + weight * KL(p_teacher || p_student); the KL over the rows whose
+    teacher target was bought (all rows when `has_teacher` is None)."""
+    ce = F.cross_entropy(student_logits, labels)
+    if has_teacher is not None:
+        if not bool(has_teacher.any()):
+            return ce
+        student_logits, teacher_image = student_logits[has_teacher], teacher_image[has_teacher]
     cosines = F.normalize(teacher_image.float(), dim=-1) @ F.normalize(text.float(), dim=-1).T
     teacher_p = F.softmax(cosines / temperature, dim=-1)
     log_student = F.log_softmax(student_logits.float(), dim=-1)
     kl = F.kl_div(log_student, teacher_p, reduction="batchmean")
-    return F.cross_entropy(student_logits, labels) + weight * kl
+    return ce + weight * kl
 
 
 def _loss(inputs: MethodInputs) -> StageLoss:
@@ -54,6 +61,7 @@ def _loss(inputs: MethodInputs) -> StageLoss:
             text,
             cfg.kd_temperature,
             cfg.kd_weight,
+            batch.has_teacher,
         )
 
     return loss

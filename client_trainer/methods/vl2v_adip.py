@@ -26,18 +26,26 @@ from client_trainer.train.model import StudentModel, build_student_model
 
 
 def adip_loss(
-    projected: torch.Tensor, teacher_image: torch.Tensor, label_text: torch.Tensor, lmd: float
+    projected: torch.Tensor,
+    teacher_image: torch.Tensor,
+    label_text: torch.Tensor,
+    lmd: float,
+    has_teacher: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean over the batch of lmd·(−cos(Pf, I_t)) + (1−lmd)·(−cos(Pf, T_y))."""
+    """Mean over the batch of lmd·(−cos(Pf, I_t)) + (1−lmd)·(−cos(Pf, T_y)). With
+    `has_teacher`, rows whose image target was not bought keep only the text term."""
     image_cos = F.cosine_similarity(projected.float(), teacher_image.float(), dim=-1)
     text_cos = F.cosine_similarity(projected.float(), label_text.float(), dim=-1)
+    if has_teacher is not None:
+        image_cos = image_cos * has_teacher.float()
     return (lmd * -image_cos + (1 - lmd) * -text_cos).mean()
 
 
 def _loss(text: torch.Tensor, lmd: float) -> StageLoss:
     def loss(model: StudentModel, batch: StepBatch, features: torch.Tensor) -> torch.Tensor:
         assert batch.teacher is not None
-        return adip_loss(model.head(features), batch.teacher, text[batch.labels], lmd)
+        projected = model.head(features)
+        return adip_loss(projected, batch.teacher, text[batch.labels], lmd, batch.has_teacher)
 
     return loss
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from client_trainer.config import RunConfig, parse_targets
 from client_trainer.data.splits import TaskSplit
 from client_trainer.methods.base import TeacherBundle, TeacherNeeds
@@ -9,15 +11,38 @@ from client_trainer.purchase.session import TeacherSession
 from client_trainer.train.batches import TrainTargets
 
 
+def bought_subset(count: int, fraction: float, seed: int) -> torch.Tensor | None:
+    """(count,) bool of the training images whose targets are bought; None = all of them."""
+    if fraction >= 1.0:
+        return None
+    chosen = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    mask = torch.zeros(count, dtype=torch.bool)
+    mask[chosen[: max(1, round(count * fraction))]] = True
+    return mask
+
+
+def _clean(session: TeacherSession, task: TaskSplit, bought: torch.Tensor | None) -> torch.Tensor:
+    if bought is None:
+        return session.images(task.train.paths, "train images")
+    rows = bought.nonzero().flatten().tolist()
+    found = session.images([task.train.paths[i] for i in rows], "train images")
+    clean = torch.zeros(len(task.train), found.shape[1])
+    clean[torch.as_tensor(rows, dtype=torch.long)] = found
+    return clean
+
+
 def train_targets(session: TeacherSession, task: TaskSplit, config: RunConfig) -> TrainTargets:
     kind, k_views = parse_targets(config.teacher.targets)
+    seed = config.train.seed
+    bought = bought_subset(len(task.train), config.teacher.image_fraction, seed)
     if kind == "clean":
-        return TrainTargets("clean", clean=session.images(task.train, "train images"))
+        return TrainTargets("clean", clean=_clean(session, task, bought), bought=bought)
     if kind == "views":
-        views, embeddings = session.views(
-            task.train, k_views, config.train.seed, config.data.image_size
-        )
-        return TrainTargets("views", views=views, view_embeddings=embeddings)
+        size = config.data.image_size
+        views, embeddings = session.views(task.train, k_views, seed, size, bought)
+        return TrainTargets("views", views=views, view_embeddings=embeddings, bought=bought)
+    if bought is not None:
+        raise ValueError("image_fraction < 1 needs clean or views:K targets, not per-step")
     return TrainTargets("per-step", buy=session.per_step)
 
 
@@ -28,6 +53,6 @@ def buy_bundle(
     train = train_targets(session, task, config) if needs.train_images else TrainTargets("none")
     if not needs.eval_images:
         return TeacherBundle(text, train)
-    holdout = session.images(task.holdout, "holdout images")
-    target = session.images(task.target, "target images")
+    holdout = session.images(task.holdout.paths, "holdout images")
+    target = session.images(task.target.paths, "target images")
     return TeacherBundle(text, train, holdout, target)

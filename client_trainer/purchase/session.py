@@ -7,7 +7,7 @@ client and the tracker, and turns data into normalised embedding tensors.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -84,39 +84,61 @@ class TeacherSession:
         return self.tracker.record()
 
     def acquire(self, modality: Modality, items: list[Query], label: str) -> torch.Tensor:
-        tick = self._progress(label, len(items)) if self._progress and items else None
-        found = self._run(self.tracker.acquire(modality, items, self.client, tick))
+        show = self._progress
+
+        def progress_for(to_buy: int, hits: int) -> Callable[[int, int], None]:
+            assert show is not None
+            return show(f"{label} ({hits} cached)", to_buy)
+
+        factory = progress_for if show is not None else None
+        found = self._run(self.tracker.acquire(modality, items, self.client, factory))
         return F.normalize(torch.from_numpy(np.array(found, dtype=np.float32)), dim=-1)
+
+    def prompt_embeddings(self, prompts: list[str]) -> torch.Tensor:
+        """(P, D): one embedding per prompt string, as given."""
+        model_id = self.card().id
+        return self.acquire(
+            Modality.TEXT, [queries.text_query(model_id, p) for p in prompts], "texts"
+        )
 
     def texts(self, classes: tuple[str, ...], ensemble: bool) -> torch.Tensor:
         """(C, D): per class the mean of its prompts' embeddings, renormalised."""
-        model_id = self.card().id
         prompts = queries.class_prompts(classes, ensemble)
-        flat = [queries.text_query(model_id, p) for group in prompts for p in group]
-        found = self.acquire(Modality.TEXT, flat, "texts")
+        found = self.prompt_embeddings([p for group in prompts for p in group])
         per_class = found.view(len(classes), len(prompts[0]), -1).mean(dim=1)
         return F.normalize(per_class, dim=-1)
 
-    def images(self, images: ImageSet, label: str) -> torch.Tensor:
+    def images(self, paths: Sequence[Path], label: str) -> torch.Tensor:
         """(N, D): one embedding per image file (its exact bytes)."""
         model_id = self.card().id
-        items = [queries.image_file_query(model_id, p) for p in images.paths]
+        items = [queries.image_file_query(model_id, p) for p in paths]
         return self.acquire(Modality.IMAGE, items, label)
 
     def views(
-        self, images: ImageSet, k_views: int, seed: int, size: int
+        self,
+        images: ImageSet,
+        k_views: int,
+        seed: int,
+        size: int,
+        bought: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """K augmented views per image (N, K, 3, S, S) uint8 and their embeddings (N, K, D)."""
+        """K augmented views per image (N, K, 3, S, S) uint8 and their embeddings (N, K, D);
+        with `bought` (N,) bool only those images' views are bought (zeros elsewhere)."""
         model_id = self.card().id
         keys = [queries.image_file_query(model_id, p).key for p in images.paths]
         views = queries.make_views(images.pixels, keys, k_views, seed, size)
+        rows = range(len(images)) if bought is None else bought.nonzero().flatten().tolist()
         items = [
             queries.pixels_query(model_id, views[i, k], queries.view_descriptor(size, k, seed))
-            for i in range(len(images))
+            for i in rows
             for k in range(k_views)
         ]
         found = self.acquire(Modality.IMAGE, items, f"views:{k_views}")
-        return views, found.view(len(images), k_views, -1)
+        embeddings = torch.zeros(len(images), k_views, found.shape[-1] if len(items) else 0)
+        embeddings[torch.as_tensor(list(rows), dtype=torch.long)] = found.view(
+            len(rows), k_views, -1
+        )
+        return views, embeddings
 
     def per_step(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, D) embeddings of one augmented uint8 batch (3, S, S each)."""

@@ -7,6 +7,8 @@ paths are never taken (no network here), and a missing file fails at once with a
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,22 @@ def _build_kwargs(name: str, image_size: int) -> dict[str, Any]:
     if name.startswith(_VIT_PREFIXES):
         kwargs.setdefault("img_size", image_size)  # position embeddings sized for our input
     return kwargs
+
+
+# Imported when a name is unknown: the project's own pretraining package registers its
+# students with timm on import.
+DEFAULT_REGISTERING_MODULES = ("client_trainer.pretrain",)
+
+
+def _import_registering(module: str | None) -> None:
+    """Import `module` (or, when absent, the project's registering modules that exist)."""
+    candidates = (module,) if module else DEFAULT_REGISTERING_MODULES
+    for name in candidates:
+        if module or importlib.util.find_spec(name) is not None:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:
+                raise StudentError(f"cannot import {name!r} to register students: {exc}") from exc
 
 
 def _create(name: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
@@ -125,6 +143,8 @@ def load_weight_file(model: nn.Module, path: Path) -> list[str]:
 
 def create_student(config: StudentConfig, image_size: int) -> nn.Module:
     """A timm backbone returning pooled features; `.num_features` is their dimension."""
+    if config.module or not timm.is_model(config.name):
+        _import_registering(config.module)
     kwargs = _build_kwargs(config.name, image_size)
     if config.init == "timm":
         return _timm_pretrained(config.name, kwargs)

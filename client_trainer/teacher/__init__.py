@@ -7,6 +7,7 @@ from client_trainer.teacher.errors import (
     TeacherHTTPError,
     TeacherProtocolError,
     TeacherRetryable,
+    TeacherUnavailable,
 )
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "TeacherHTTPError",
     "TeacherProtocolError",
     "TeacherRetryable",
+    "TeacherUnavailable",
 ]

@@ -11,11 +11,17 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import numpy as np
 
-from client_trainer.teacher.errors import BudgetExhausted, TeacherError, TeacherHTTPError
+from client_trainer.teacher.errors import (
+    BudgetExhausted,
+    TeacherError,
+    TeacherHTTPError,
+    TeacherUnavailable,
+)
 from client_trainer.teacher.retry import retrying
 from client_trainer.teacher.wire import (
     idempotency_key,
@@ -82,12 +88,23 @@ class TeacherClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _get(self, path: str) -> httpx.Response:
-        async for attempt in retrying(self._max_attempts):
-            with attempt:
-                response = await self._http.get(path)
-                raise_for_error(response)
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One call, retried on transient failures; connection failures that outlast every
+        attempt become `TeacherUnavailable`."""
+        try:
+            async for attempt in retrying(self._max_attempts):
+                with attempt:
+                    response = await self._http.request(method, path, **kwargs)
+                    raise_for_error(response)
+        except httpx.TransportError as exc:
+            raise TeacherUnavailable(
+                f"vendor at {self._http.base_url} unreachable after {self._max_attempts}"
+                f" attempts ({exc.__class__.__name__}: {exc})"
+            ) from exc
         return response
+
+    async def _get(self, path: str) -> httpx.Response:
+        return await self._send("GET", path)
 
     async def card(self) -> ModelCard:
         """The model card from /v1/models: id, dimension, prices, per-request limit."""
@@ -118,10 +135,7 @@ class TeacherClient:
         inputs = [p() if callable(p) else p for p in payloads]
         body = request_body(model_id, modality, inputs)
         headers = {IDEMPOTENCY_KEY: idempotency_key(model_id, modality, keys)}
-        async for attempt in retrying(self._max_attempts):
-            with attempt:
-                response = await self._http.post("/v1/embeddings", json=body, headers=headers)
-                raise_for_error(response)
+        response = await self._send("POST", "/v1/embeddings", json=body, headers=headers)
         vectors, cost, remaining = parse_embeddings(response, len(keys))
         replayed = is_replay(response)
         return PurchasedBatch(modality, keys, vectors, cost, remaining, replayed)

@@ -26,6 +26,10 @@ class TeacherRetryable(TeacherHTTPError):
         self.retry_after = retry_after
 
 
+class TeacherUnavailable(TeacherError):
+    """The vendor could not be reached (or never answered) within the allowed attempts."""
+
+
 class TeacherProtocolError(TeacherError):
     """The vendor's 2xx body is not what the contract promises."""
 

@@ -29,6 +29,7 @@ class TrainTargets:
     views: torch.Tensor | None = None  # (N, K, 3, S, S) uint8
     view_embeddings: torch.Tensor | None = None  # (N, K, D)
     buy: BuyViews | None = None  # per-step purchase
+    bought: torch.Tensor | None = None  # (N,) bool: images with a target; None = all of them
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class StepBatch:
     images: torch.Tensor  # (B, 3, S, S) float in [0, 1], on the device
     labels: torch.Tensor  # (B,)
     teacher: torch.Tensor | None  # (B, D) L2-normalised teacher image embeddings
+    has_teacher: torch.Tensor | None = None  # (B,) bool; None = every row has a target
 
 
 class BatchSource:
@@ -78,8 +80,10 @@ class BatchSource:
         index = self._order.next()
         images, teacher = self._images_and_teacher(index)
         dev = self._device
+        bought = self._targets.bought
         return StepBatch(
             images.to(dev, non_blocking=True),
             self._train.labels[index].to(dev),
             None if teacher is None else teacher.to(dev),
+            None if bought is None else bought[index].to(dev),
         )

@@ -29,6 +29,7 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
         {
             "state_dict": ckpt.model.state_dict(),
             "student": ckpt.config["student"]["name"],
+            "student_module": ckpt.config["student"].get("module"),
             "image_size": ckpt.config["data"]["image_size"],
             "head_out": ckpt.model.head.out_features,
             "predictor": ckpt.predictor,
@@ -42,8 +43,9 @@ def save_checkpoint(path: Path, ckpt: Checkpoint) -> None:
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    backbone = create_student(StudentConfig(name=blob["student"]), blob["image_size"])
+    blob = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code
+    student = StudentConfig(name=blob["student"], module=blob.get("student_module"))
+    backbone = create_student(student, blob["image_size"])
     model = build_student_model(backbone, blob["head_out"])
     model.load_state_dict(blob["state_dict"])
     return Checkpoint(

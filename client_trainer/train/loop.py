@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -128,7 +129,7 @@ def run_stage(
         if step % eval_every == 0 or step == stage.steps:
             acc = score()
             report.history.append((step, acc))
-            if acc >= best_acc:
+            if math.isnan(acc) or acc >= best_acc:  # no holdout: keep the latest weights
                 best_acc, best_state, best_step = acc, copy.deepcopy(model.state_dict()), step
     if averager is not None and averager.count > 0:
         model.load_state_dict(averager.averaged_state())

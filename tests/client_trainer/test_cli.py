@@ -155,7 +155,7 @@ def test_train_then_evaluate_through_the_cli(tiny_root: Path, tmp_path: Path) ->
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.output.strip().splitlines()[-1])
     checkpoint = Path(summary["run_dir"]) / "checkpoint.pt"
-    evaluated = runner.invoke(app, ["evaluate", str(checkpoint), *common])
+    evaluated = runner.invoke(app, ["evaluate", str(checkpoint)])  # the run's own config
     assert evaluated.exit_code == 0, evaluated.output
     scores = json.loads(evaluated.output.strip().splitlines()[-1])
     assert scores["ood_acc"] == pytest.approx(summary["ood_acc"])

@@ -50,3 +50,15 @@ def test_bad_layouts_fail_with_a_clear_message(tmp_path: Path) -> None:
     make_tree(tmp_path, per_class=1, domains=("only", "other"))
     with pytest.raises(DataError, match="not one of"):
         load_task(config, seed=0)
+
+
+def test_large_sets_decode_into_a_disk_backed_buffer_with_the_same_pixels(
+    tiny_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from client_trainer.data import images
+
+    config = DataConfig(root=tiny_root, dataset=DATASET, test_domain="gamma", image_size=16)
+    in_ram = load_task(config, seed=0).train.pixels
+    monkeypatch.setattr(images, "IN_MEMORY_LIMIT", 0)
+    on_disk = load_task(config, seed=0).train.pixels
+    assert torch.equal(in_ram, on_disk)

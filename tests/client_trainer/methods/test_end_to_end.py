@@ -95,3 +95,21 @@ def test_same_seed_same_result(quick: RunConfig) -> None:
         quick.with_overrides({"train.method": "erm", "output.run_name": "b"})
     ).metrics
     assert first["stages"][0]["history"] == second["stages"][0]["history"]
+
+
+@pytest.mark.parametrize(("method", "targets"), [("vl2v-adip", "clean"), ("kd", "views:2")])
+def test_buying_targets_for_a_seeded_subset_of_images(
+    method: str,
+    targets: str,
+    vendor: LiveVendor,
+    redis_url: str,
+    redis_prefix: str,
+    quick: RunConfig,
+) -> None:
+    config = _config(quick, vendor, redis_url, redis_prefix).with_overrides(
+        {"train.method": method, "teacher.targets": targets, "teacher.image_fraction": 0.25}
+    )
+    metrics = train_run(config).metrics
+    views = 2 if targets == "views:2" else 1
+    assert metrics["image_queries"] == views * round(N_TRAIN_IMAGES * 0.25)
+    assert 0.0 <= metrics["ood_acc"] <= 1.0

@@ -104,3 +104,15 @@ def test_distill_reduces_the_adip_loss(quick: RunConfig) -> None:
     first = run_stage(model, align, source, inputs.task.holdout, eval_every=100)
     second = run_stage(model, distill, source, inputs.task.holdout, eval_every=100)
     assert second.last_loss < first.last_loss
+
+
+def test_rows_without_a_bought_target_keep_only_the_text_term() -> None:
+    projected = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    teacher = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # row 1 was not bought
+    text = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    has = torch.tensor([True, False])
+    by_hand = ((0.5 * -(3 / 5) + 0.5 * -(4 / 5)) + (0.5 * -(1 / math.sqrt(2)))) / 2
+    got = adip_loss(projected, teacher, text, 0.5, has)
+    assert got.item() == pytest.approx(by_hand, abs=1e-6)
+    everyone = adip_loss(projected, teacher, text, 0.5, torch.tensor([True, True]))
+    assert everyone.item() == pytest.approx(adip_loss(projected, teacher, text, 0.5).item())

@@ -68,3 +68,20 @@ def test_models_registered_with_timm_elsewhere_work() -> None:
     assert timm.is_model("client_test_registered_net")
     model = create_student(StudentConfig(name="client_test_registered_net"), 32)
     assert model.eval()(torch.rand(1, 3, 32, 32)).shape == (1, model.num_features)
+
+
+def test_a_module_named_in_the_config_is_imported_to_register_its_students(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_students.py").write_text(
+        "from timm.models import register_model\n"
+        "from timm.models.resnet import ResNet, BasicBlock\n"
+        "@register_model\n"
+        "def my_module_student(pretrained=False, **kwargs):\n"
+        "    return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=kwargs.get('num_classes', 0))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = StudentConfig(name="my_module_student", module="my_students")
+    assert create_student(config, 32).num_features == 512
+    with pytest.raises(StudentError, match="cannot import"):
+        create_student(StudentConfig(name="x_student", module="no_such_module_abc"), 32)

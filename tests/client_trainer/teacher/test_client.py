@@ -169,3 +169,34 @@ def test_wait_honours_retry_after_else_falls_back() -> None:
     assert wait(state) == 5.0  # capped
     state.set_exception((httpx.ConnectError, httpx.ConnectError("down"), None))
     assert wait(state) == 0.25
+
+
+def test_unreachable_vendor_is_a_typed_error_after_bounded_attempts() -> None:
+    from client_trainer.teacher.errors import TeacherUnavailable
+    from tests.support.live_vendor import free_port
+
+    client = TeacherClient(f"http://127.0.0.1:{free_port()}", "k", max_attempts=3)
+
+    async def go() -> None:
+        async with client:
+            await client.card()
+
+    with pytest.raises(TeacherUnavailable, match="unreachable after 3 attempts"):
+        asyncio.run(go())
+
+
+def test_a_wrong_key_is_a_clear_401_not_retried(vendor: LiveVendor) -> None:
+    from client_trainer.teacher.errors import TeacherHTTPError
+
+    counter = CountStatuses()
+    client = TeacherClient(vendor.base_url, "sk-wrong", transport=counter)
+    keys, payloads = _images(1)
+
+    async def go() -> None:
+        async with client:
+            await client.embed(Modality.IMAGE, keys, payloads, lambda batch: None)
+
+    with pytest.raises(TeacherHTTPError) as caught:
+        asyncio.run(go())
+    assert caught.value.status == 401
+    assert caught.value.code in ("invalid_api_key", "missing_api_key")

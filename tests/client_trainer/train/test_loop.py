@@ -1,0 +1,86 @@
+"""The shared loop: what each stage trains, model selection, weight averaging."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from client_trainer.config import RunConfig
+from client_trainer.data.splits import load_task
+from client_trainer.methods.base import MethodInputs, TeacherBundle
+from client_trainer.methods.erm import classifier_model, finetune_stage, probe_stage
+from client_trainer.students.registry import create_student
+from client_trainer.train.batches import BatchSource, TrainTargets
+from client_trainer.train.loop import run_stage
+from client_trainer.train.swad import WeightAverager
+
+
+def _inputs(quick: RunConfig) -> MethodInputs:
+    torch.set_num_threads(1)
+    task = load_task(quick.data, 0)
+    return MethodInputs(
+        task,
+        TeacherBundle(None, TrainTargets("none")),
+        quick,
+        torch.device("cpu"),
+        lambda: create_student(quick.student, quick.data.image_size),
+    )
+
+
+def _source(inputs: MethodInputs) -> BatchSource:
+    return BatchSource(inputs.task.train, inputs.teacher.train, 8, 32, 0, inputs.device)
+
+
+def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _moved(before: dict[str, torch.Tensor], module: nn.Module) -> bool:
+    after = module.state_dict()
+    return any(not torch.equal(v, after[k]) for k, v in before.items() if v.is_floating_point())
+
+
+def test_probe_moves_only_the_head_and_finetune_moves_both(quick: RunConfig) -> None:
+    inputs = _inputs(quick)
+    model = classifier_model(inputs)
+    backbone, head = _state(model.backbone), _state(model.head)
+    run_stage(model, probe_stage(inputs), _source(inputs), inputs.task.holdout, 100)
+    assert not _moved(backbone, model.backbone)  # incl. BatchNorm running statistics
+    assert _moved(head, model.head)
+    backbone, head = _state(model.backbone), _state(model.head)
+    run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 100)
+    assert _moved(backbone, model.backbone) and _moved(head, model.head)
+    assert not any(p.requires_grad for p in model.parameters())  # frozen after the stage
+
+
+def test_model_selection_keeps_the_best_holdout_evaluation(quick: RunConfig) -> None:
+    inputs = _inputs(quick)
+    model = classifier_model(inputs)
+    report = run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 2)
+    best_acc = max(acc for _, acc in report.history)
+    assert report.holdout_acc == best_acc
+    best_step = max(step for step, acc in report.history if acc == best_acc)
+    assert report.selected == f"best@{best_step}"
+
+
+def test_weight_averager_is_the_mean_of_the_later_steps() -> None:
+    layer = nn.Linear(2, 1)
+    averager = WeightAverager(layer, start_step=3)
+    seen = []
+    for step in range(1, 6):
+        with torch.no_grad():
+            layer.weight.fill_(float(step))
+        averager.update(step)
+        if step >= 3:
+            seen.append(float(step))
+    assert averager.count == 3
+    mean = averager.averaged_state()["weight"]
+    assert torch.allclose(mean, torch.full_like(mean, sum(seen) / len(seen)))
+
+
+def test_without_a_holdout_the_last_weights_are_kept(quick: RunConfig) -> None:
+    inputs = _inputs(quick.with_overrides({"data.holdout_fraction": 0.0}))
+    assert len(inputs.task.holdout) == 0
+    model = classifier_model(inputs)
+    report = run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 2)
+    assert report.selected == f"best@{quick.train.steps}"
