@@ -21,6 +21,7 @@ BODY_LIMIT = 12 << 20
 SHARED_OVERRIDES = {
     "VENDOR_MAX_BODY_BYTES": str(BODY_LIMIT),
     "VENDOR_LEASE_SECONDS": "5",
+    "VENDOR_INFERENCE_TIMEOUT_SECONDS": "4",  # must stay below the lease
     "VENDOR_REAPER_INTERVAL_SECONDS": "0.5",
     # Everything the vendor can say goes to the log the secret scan reads.
     "VENDOR_LOG_LEVEL": "DEBUG",

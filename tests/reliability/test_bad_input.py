@@ -20,7 +20,7 @@ from shared.errors import ERROR_TABLE, ErrorCode
 from tests.reliability.conftest import BODY_LIMIT, Key
 from tests.reliability.ledger_audit import PRICE_PER_IMAGE, PRICE_PER_TEXT, read_key
 from tests.reliability.payloads import b64, declared_png, jpeg_bytes, png_bytes
-from tests.reliability.vendor_process import VendorProcess
+from tests.reliability.vendor_process import VendorProcess, peak_rss_mib
 
 GIF_1X1 = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
@@ -188,6 +188,28 @@ def test_odd_but_valid_unicode_is_text(
     response = _post_json(client, key, {**_text(text), "model": model_id})
     assert response.status_code == 200, response.text
     assert response.json()["usage"]["cost"] == PRICE_PER_TEXT
+
+
+@pytest.mark.parametrize("shape", [(1, 200_000), (200_000, 1)], ids=["tall", "wide"])
+def test_extreme_aspect_ratio_is_embedded_in_bounded_memory(
+    shape: tuple[int, int],
+    client: httpx.Client,
+    new_key: Callable[..., Key],
+    model_id: str,
+    shared_vendor: VendorProcess,
+) -> None:
+    """A ~900-byte PNG of 1 x 200000 pixels is within every limit, and a valid image: it is
+    sold like any other, and must not make the vendor build a huge intermediate image (shortest
+    side to S first would be S x 6.4M pixels here, S x 45M with a 224 px model)."""
+    assert shared_vendor.process is not None
+    key = new_key()
+    raw = png_bytes(*shape)
+    assert len(raw) < 2000
+    peak_before = peak_rss_mib(shared_vendor.process.pid)
+    response = _post_json(client, key, {**_image(b64(raw)), "model": model_id})
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["cost"] == PRICE_PER_IMAGE
+    assert peak_rss_mib(shared_vendor.process.pid) - peak_before < 100
 
 
 def test_image_bytes_declared_as_text_are_sold_as_text(

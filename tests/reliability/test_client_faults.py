@@ -51,7 +51,8 @@ def vendor(private_redis: RedisProcess, tmp_path: Path) -> Iterator[VendorProces
         tmp_path,
         {
             "VENDOR_RATE_LIMIT_REQUESTS": "10/second",  # the purchase lasts a couple of seconds
-            "VENDOR_LEASE_SECONDS": "3",
+            "VENDOR_LEASE_SECONDS": "4",
+            "VENDOR_INFERENCE_TIMEOUT_SECONDS": "3",
             "VENDOR_REAPER_INTERVAL_SECONDS": "0.5",
         },
     )

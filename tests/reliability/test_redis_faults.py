@@ -42,7 +42,7 @@ from tests.reliability.retrying_client import post_until_done
 from tests.reliability.test_bad_input import assert_error
 from tests.reliability.vendor_process import VendorProcess
 
-LEASE_SECONDS = 3.0
+LEASE_SECONDS = 4.0
 PREFIX = "vendor:"
 
 
@@ -64,7 +64,11 @@ def vendor(
         private_redis.url,
         PREFIX,
         tmp_path_factory.mktemp("vendor-on-private-redis"),
-        {"VENDOR_LEASE_SECONDS": str(LEASE_SECONDS), "VENDOR_REAPER_INTERVAL_SECONDS": "0.5"},
+        {
+            "VENDOR_LEASE_SECONDS": str(LEASE_SECONDS),
+            "VENDOR_INFERENCE_TIMEOUT_SECONDS": str(LEASE_SECONDS - 1),
+            "VENDOR_REAPER_INTERVAL_SECONDS": "0.5",
+        },
     )
     try:
         process.start()

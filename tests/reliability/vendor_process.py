@@ -109,6 +109,14 @@ class VendorProcess:
         return str(response.json()["data"][0]["id"])
 
 
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory of a process so far (Linux VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
 @contextmanager
 def running_vendors(
     redis_url: str, prefix: str, log_dir: Path, count: int = 1, **overrides: str
