@@ -6,7 +6,9 @@ Every check crosses the real wire to a real process; ledgers are read straight f
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +16,8 @@ import redis
 
 from shared.errors import ErrorCode
 from tests.reliability.conftest import Key
-from tests.reliability.ledger_audit import PRICE_PER_TEXT, read_key
+from tests.reliability.ledger_audit import PRICE_PER_IMAGE, PRICE_PER_TEXT, read_key
+from tests.reliability.payloads import b64, png_bytes
 from tests.reliability.test_bad_input import assert_error
 from tests.reliability.vendor_process import VendorProcess
 from tests.support.live_vendor import ADMIN_TOKEN
@@ -95,6 +98,45 @@ def test_a_revoked_key_is_refused_at_once(
     with shared_vendor.admin() as admin:
         info = admin.get(f"/v1/admin/keys/{key.key_id}").json()
     assert (info["revoked"], info["spent"]) == (True, PRICE_PER_TEXT)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_an_unfunded_key_cannot_make_the_vendor_decode_for_free(
+    client: httpx.Client,
+    new_key: Callable[..., Key],
+    model_id: str,
+    shared_vendor: VendorProcess,
+) -> None:
+    """16 valid 4096x4096 PNGs (60 kB each, ~0.2 s of CPU each to decode) from a key that
+    cannot pay for one: the 402 must come before the work, or any key with no budget can
+    burn the vendor's CPU at the rate limit, for free."""
+    assert shared_vendor.process is not None
+    broke = new_key(0, "broke")
+    big = b64(png_bytes(4096, 4096))
+    body = {"model": model_id, "input": [big] * 16, "modality": "image"}
+    used = _cpu_seconds(shared_vendor.process.pid)
+    refused = client.post("/v1/embeddings", json=body, headers=broke.headers)
+    used = _cpu_seconds(shared_vendor.process.pid) - used
+    assert_error(refused, ErrorCode.INSUFFICIENT_BUDGET)
+    assert used < 0.5, f"the vendor spent {used:.2f} s of CPU on a request nobody pays for"
+
+    # A drained key still gets its paid-for replay (nothing new to pay for).
+    one = new_key(PRICE_PER_IMAGE, "one-image")
+    small = {"model": model_id, "input": [b64(png_bytes(8, 8))], "modality": "image"}
+    idem = {**one.headers, "Idempotency-Key": "paid-once"}
+    first = client.post("/v1/embeddings", json=small, headers=idem)
+    assert first.status_code == 200, first.text
+    replay = client.post("/v1/embeddings", json=small, headers=idem)
+    assert (replay.status_code, replay.content) == (200, first.content)
+    assert_error(
+        client.post("/v1/embeddings", json=small, headers=one.headers),
+        ErrorCode.INSUFFICIENT_BUDGET,
+    )
 
 
 def _admin_calls(key_id: str) -> list[tuple[str, str, dict[str, object] | None]]:
