@@ -5,6 +5,7 @@ Every check crosses the real wire to a real process; ledgers are read straight f
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -137,6 +138,44 @@ def test_an_unfunded_key_cannot_make_the_vendor_decode_for_free(
         client.post("/v1/embeddings", json=small, headers=one.headers),
         ErrorCode.INSUFFICIENT_BUDGET,
     )
+
+
+@pytest.fixture
+def strict_vendor(redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[VendorProcess]:
+    """A vendor allowing one request per minute per key."""
+    process = VendorProcess(
+        redis_url, redis_prefix, tmp_path, {"VENDOR_RATE_LIMIT_REQUESTS": "1/minute"}
+    )
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+async def test_rate_limited_requests_are_not_decoded_behind_the_429(
+    strict_vendor: VendorProcess,
+) -> None:
+    """The 429 must also stop the work: rate limits exist to protect the vendor's CPU."""
+    assert strict_vendor.process is not None
+    _, api_key = strict_vendor.create_key(10**6, "rate-limited")
+    model_id = strict_vendor.model_id()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    big = b64(png_bytes(4096, 4096))
+    body = {"model": model_id, "input": [big] * 16, "modality": "image"}
+    small = {"model": model_id, "input": [b64(png_bytes(8, 8))], "modality": "image"}
+    async with httpx.AsyncClient(base_url=strict_vendor.base_url, timeout=60) as http:
+        assert (await http.post("/v1/embeddings", json=small, headers=headers)).is_success
+        used = _cpu_seconds(strict_vendor.process.pid)
+        refused = await asyncio.gather(
+            *(http.post("/v1/embeddings", json=body, headers=headers) for _ in range(4))
+        )
+        await asyncio.sleep(3)  # decoding left running behind a 429 would show up here
+    used = _cpu_seconds(strict_vendor.process.pid) - used
+    for response in refused:
+        assert_error(response, ErrorCode.RATE_LIMITED)
+        assert int(response.headers["Retry-After"]) >= 1
+    assert used < 1.5, f"the vendor spent {used:.2f} s of CPU behind four 429s"
 
 
 def _admin_calls(key_id: str) -> list[tuple[str, str, dict[str, object] | None]]:
