@@ -68,6 +68,7 @@ EvalEvery = Annotated[int | None, typer.Option(help="Evaluate the holdouts every
 Lmd = Annotated[float | None, typer.Option(help="ADiP weight of the image term.")]
 Swad = Annotated[bool | None, typer.Option("--swad/--no-swad", help="SWAD weight averaging.")]
 Seed = Annotated[int | None, typer.Option(help="Seed of everything.")]
+Threads = Annotated[int | None, typer.Option(help="torch CPU threads (default 1).")]
 Device = Annotated[str | None, typer.Option(help="auto, cpu or cuda.")]
 OutDir = Annotated[Path | None, typer.Option(help="Parent folder of run directories.")]
 RunName = Annotated[str | None, typer.Option(help="Run directory and spend-record name.")]
@@ -215,6 +216,7 @@ def train(
     swad: Swad = None,
     seed: Seed = None,
     device: Device = None,
+    threads: Threads = None,
     out_dir: OutDir = None,
     run_name: RunName = None,
     redis_url: RedisUrl = None,
@@ -252,6 +254,7 @@ def train(
         "train.swad": swad,
         "train.seed": seed,
         "train.device": device,
+        "train.threads": threads,
         "output.out_dir": out_dir,
         "output.run_name": run_name,
     }

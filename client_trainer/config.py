@@ -8,6 +8,7 @@ field by field (the CLI's flags). Every field carries its meaning in `descriptio
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -120,7 +121,8 @@ class TeacherConfig(_Section):
         default=None, description="Client cache Redis; None = REDIS_URL or embedded."
     )
     redis_prefix: str = Field(
-        default="client:", description="Key prefix of the client's cache and records."
+        default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:"),
+        description="Key prefix of the client's cache and records (env CLIENT_REDIS_PREFIX).",
     )
 
     @field_validator("targets")

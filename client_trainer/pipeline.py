@@ -129,11 +129,11 @@ def train_run(config: RunConfig, transport: httpx.AsyncBaseTransport | None = No
     target, and write `metrics.json` (+ `checkpoint.pt` when a student was trained)."""
     started = time.perf_counter()
     set_threads(config.train.threads)
-    task = load_task(config.data, config.train.seed)
-    name = config.output.run_name or default_run_name(config, task.test_domain)
     needs = get_method(config.train.method).needs
     uses_teacher = needs.text or needs.train_images or needs.eval_images
     with RunProgress(config.output.progress) as progress:
+        task = load_task(config.data, config.train.seed, progress.decode)
+        name = config.output.run_name or default_run_name(config, task.test_domain)
         if uses_teacher:
             with TeacherSession(config.teacher, name, progress.purchase, transport) as session:
                 outcome, bundle = _run_method(config, task, progress, session)

@@ -73,6 +73,18 @@ class RunProgress(AbstractContextManager["RunProgress"]):
 
         return tick
 
+    def decode(self, total: int) -> Callable[[int], None]:
+        """A tick callback (images decoded) for loading a data set."""
+        progress = self._progress
+        if progress is None:
+            return lambda count: None
+        task = progress.add_task("decode images", total=total, info="")
+
+        def tick(count: int) -> None:
+            progress.update(task, advance=count)
+
+        return tick
+
     def step(self, stage: str, step: int, steps: int, loss: float) -> None:
         """Training progress callback of `train.loop.run_stage`."""
         progress = self._progress

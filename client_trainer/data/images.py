@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,11 +67,22 @@ def _pixel_buffer(count: int, size: int) -> np.ndarray:
     return buffer
 
 
-def load_images(paths: list[Path], labels: list[int], domains: list[int], size: int) -> ImageSet:
+Tick = Callable[[int], None]  # images just decoded
+
+
+def load_images(
+    paths: list[Path],
+    labels: list[int],
+    domains: list[int],
+    size: int,
+    tick: Tick | None = None,
+) -> ImageSet:
     """Decode and resize every image to (size, size) once (the evaluation transform)."""
     pixels = _pixel_buffer(len(paths), size)
     for i, path in enumerate(paths):
         pixels[i] = _decode(path, size).transpose(2, 0, 1)
+        if tick is not None and (i % 256 == 255 or i == len(paths) - 1):
+            tick(i % 256 + 1)
     return ImageSet(
         torch.from_numpy(pixels),
         torch.as_tensor(labels, dtype=torch.long),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from client_trainer.config import DataConfig
 from client_trainer.data.domainbed import DataError, DatasetIndex, scan_dataset
-from client_trainer.data.images import ImageSet, load_images
+from client_trainer.data.images import ImageSet, Tick, load_images
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,23 @@ def _split_indices(
     return train, holdout, target
 
 
-def _image_set(index: DatasetIndex, chosen: list[int], size: int) -> ImageSet:
+def _image_set(index: DatasetIndex, chosen: list[int], size: int, tick: Tick | None) -> ImageSet:
     return load_images(
         [index.paths[i] for i in chosen],
         [index.labels[i] for i in chosen],
         [index.domain_ids[i] for i in chosen],
         size,
+        tick,
     )
 
 
-def split_task(index: DatasetIndex, config: DataConfig, seed: int) -> TaskSplit:
+def split_task(
+    index: DatasetIndex,
+    config: DataConfig,
+    seed: int,
+    progress: Callable[[int], Tick] | None = None,
+) -> TaskSplit:
+    """Split, then decode each part; `progress(total)` gives a tick for the decoding."""
     test_domain = config.test_domain or index.domains[0]
     if test_domain not in index.domains:
         raise DataError(f"test domain {test_domain!r} is not one of {list(index.domains)}")
@@ -63,15 +71,18 @@ def split_task(index: DatasetIndex, config: DataConfig, seed: int) -> TaskSplit:
     if not train:
         raise DataError("no training images left after the holdout")
     size = config.image_size
+    tick = progress(len(train) + len(holdout) + len(target)) if progress else None
     return TaskSplit(
         index.classes,
         tuple(d for d in index.domains if d != test_domain),
         test_domain,
-        _image_set(index, train, size),
-        _image_set(index, holdout, size),
-        _image_set(index, target, size),
+        _image_set(index, train, size, tick),
+        _image_set(index, holdout, size, tick),
+        _image_set(index, target, size, tick),
     )
 
 
-def load_task(config: DataConfig, seed: int) -> TaskSplit:
-    return split_task(scan_dataset(config.root, config.dataset), config, seed)
+def load_task(
+    config: DataConfig, seed: int, progress: Callable[[int], Tick] | None = None
+) -> TaskSplit:
+    return split_task(scan_dataset(config.root, config.dataset), config, seed, progress)

@@ -99,7 +99,16 @@ def train_stages(
     source = batch_source(inputs)
     swad = cfg.swad_start if cfg.swad else None
     return [
-        run_stage(model, s, source, inputs.task.holdout, cfg.eval_every, swad, inputs.progress)
+        run_stage(
+            model,
+            s,
+            source,
+            inputs.task.holdout,
+            cfg.eval_every,
+            swad,
+            inputs.progress,
+            cfg.weight_decay,
+        )
         for s in stages
     ]
 

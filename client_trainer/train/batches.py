@@ -38,6 +38,7 @@ class StepBatch:
     labels: torch.Tensor  # (B,)
     teacher: torch.Tensor | None  # (B, D) L2-normalised teacher image embeddings
     has_teacher: torch.Tensor | None = None  # (B,) bool; None = every row has a target
+    view_ids: torch.Tensor | None = None  # (B,) row of `fixed_views()` each image is (views)
 
 
 class BatchSource:
@@ -55,16 +56,23 @@ class BatchSource:
         self._train, self._targets, self._size, self._device = train, targets, image_size, device
         self._order = DomainBatches(train, batch_per_domain, seed)
         self._gen = self._order.generator
+        self._view_ids: torch.Tensor | None = None
 
     def _augmented(self, index: torch.Tensor) -> torch.Tensor:
         params = draw_params(len(index), self._gen)
         return augment(self._train.pixels[index], params, self._size)
+
+    def fixed_views(self) -> torch.Tensor | None:
+        """(N * K, 3, S, S) uint8: every input a step can draw, when they are fixed (views)."""
+        views = self._targets.views
+        return None if views is None else views.flatten(0, 1)
 
     def _images_and_teacher(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         t = self._targets
         if t.kind == "views":
             assert t.views is not None and t.view_embeddings is not None
             k = torch.randint(t.views.shape[1], (len(index),), generator=self._gen)
+            self._view_ids = index * t.views.shape[1] + k
             return t.views[index, k].float() / 255.0, t.view_embeddings[index, k]
         images = self._augmented(index)
         if t.kind == "clean":
@@ -86,4 +94,5 @@ class BatchSource:
             self._train.labels[index].to(dev),
             None if teacher is None else teacher.to(dev),
             None if bought is None else bought[index].to(dev),
+            self._view_ids if self._targets.kind == "views" else None,
         )

@@ -62,3 +62,17 @@ def test_large_sets_decode_into_a_disk_backed_buffer_with_the_same_pixels(
     monkeypatch.setattr(images, "IN_MEMORY_LIMIT", 0)
     on_disk = load_task(config, seed=0).train.pixels
     assert torch.equal(in_ram, on_disk)
+
+
+def test_decoding_reports_progress_for_every_image(tiny_root: Path) -> None:
+    totals: list[int] = []
+    ticks: list[int] = []
+
+    def progress(total: int):  # type: ignore[no-untyped-def]
+        totals.append(total)
+        return ticks.append
+
+    config = DataConfig(root=tiny_root, dataset=DATASET, test_domain="gamma", image_size=16)
+    task = load_task(config, seed=0, progress=progress)
+    assert totals == [len(task.train) + len(task.holdout) + len(task.target)]
+    assert sum(ticks) == totals[0]

@@ -113,3 +113,18 @@ def test_buying_targets_for_a_seeded_subset_of_images(
     views = 2 if targets == "views:2" else 1
     assert metrics["image_queries"] == views * round(N_TRAIN_IMAGES * 0.25)
     assert 0.0 <= metrics["ood_acc"] <= 1.0
+
+
+def test_views_bought_by_buy_are_what_train_uses(
+    vendor: LiveVendor, redis_url: str, redis_prefix: str, quick: RunConfig
+) -> None:
+    from client_trainer.pipeline import buy_embeddings
+
+    config = _config(quick, vendor, redis_url, redis_prefix).with_overrides(
+        {"train.method": "kd", "teacher.targets": "views:2"}
+    )
+    report = buy_embeddings(config)
+    assert report.spend.images == 2 * N_TRAIN_IMAGES
+    metrics = train_run(config.with_overrides({"output.run_name": "after-buy"})).metrics
+    assert metrics["image_queries"] == 0 and metrics["text_queries"] == 0
+    assert metrics["cache_hits"] == 2 * N_TRAIN_IMAGES + len(CLASSES)

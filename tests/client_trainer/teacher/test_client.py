@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from client_trainer.teacher.client import PurchasedBatch, TeacherClient
 from client_trainer.teacher.errors import BudgetExhausted, TeacherRetryable
 from client_trainer.teacher.retry import WaitRetryAfter
 from shared.codec import encode_png, to_base64
+from shared.errors import ErrorBody, ErrorCode
 from shared.hashing import content_key
 from shared.schemas import Modality
 from tests.support.live_vendor import LiveVendor, live_vendor
@@ -73,6 +75,30 @@ class CountStatuses(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class Busy503First(httpx.AsyncBaseTransport):
+    """Answers the first attempt of every embedding request with 503 overloaded and
+    Retry-After (as an overloaded vendor would), without forwarding it; then forwards."""
+
+    def __init__(self, retry_after: str) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._retry_after = retry_after
+        self.seen: set[str] = set()
+        self.busy = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key = request.headers.get("Idempotency-Key")
+        if request.url.path == "/v1/embeddings" and key not in self.seen:
+            self.seen.add(str(key))
+            self.busy += 1
+            body = ErrorBody.of(ErrorCode.OVERLOADED, "queue full").model_dump_json()
+            headers = {"Retry-After": self._retry_after, "Content-Type": "application/json"}
+            return httpx.Response(503, content=body.encode(), headers=headers)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 def _buy(client: TeacherClient, keys: list[str], payloads: list[str]) -> list[PurchasedBatch]:
     batches: list[PurchasedBatch] = []
 
@@ -112,6 +138,20 @@ def test_a_lost_response_is_retried_with_the_same_key_and_not_charged_twice(
     # The client accounts each charge once: exactly what the vendor took.
     assert sum(b.cost for b in batches) == 12 * PRICE
     assert vendor.key_info(key_id)["spent"] == 12 * PRICE
+
+
+def test_503_waits_for_retry_after_then_buys_once(vendor: LiveVendor) -> None:
+    key_id, api_key = vendor.create_key(10_000)
+    keys, payloads = _images(6, seed=4)
+    transport = Busy503First("1")
+    client = TeacherClient(
+        vendor.base_url, api_key, max_inputs_per_request=3, max_in_flight=2, transport=transport
+    )
+    started = time.perf_counter()
+    batches = _buy(client, keys, payloads)
+    assert time.perf_counter() - started >= 1.0  # honoured Retry-After: 1
+    assert transport.busy == 2 and sum(len(b.keys) for b in batches) == 6
+    assert vendor.key_info(key_id)["spent"] == 6 * PRICE
 
 
 def test_429_from_a_low_rate_limit_is_retried_and_everything_bought_once(

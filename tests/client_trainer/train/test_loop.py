@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from client_trainer.config import RunConfig
@@ -12,11 +14,13 @@ from client_trainer.methods.erm import classifier_model, finetune_stage, probe_s
 from client_trainer.students.registry import create_student
 from client_trainer.train.batches import BatchSource, TrainTargets
 from client_trainer.train.loop import run_stage
+from client_trainer.train.model import build_student_model
 from client_trainer.train.swad import WeightAverager
 
 
 def _inputs(quick: RunConfig) -> MethodInputs:
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # deterministic student init
     task = load_task(quick.data, 0)
     return MethodInputs(
         task,
@@ -43,12 +47,13 @@ def _moved(before: dict[str, torch.Tensor], module: nn.Module) -> bool:
 def test_probe_moves_only_the_head_and_finetune_moves_both(quick: RunConfig) -> None:
     inputs = _inputs(quick)
     model = classifier_model(inputs)
+    no_holdout = inputs.task.holdout.subset([])  # no model selection: keep the last weights
     backbone, head = _state(model.backbone), _state(model.head)
-    run_stage(model, probe_stage(inputs), _source(inputs), inputs.task.holdout, 100)
+    run_stage(model, probe_stage(inputs), _source(inputs), no_holdout, 100)
     assert not _moved(backbone, model.backbone)  # incl. BatchNorm running statistics
     assert _moved(head, model.head)
     backbone, head = _state(model.backbone), _state(model.head)
-    run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 100)
+    run_stage(model, finetune_stage(inputs), _source(inputs), no_holdout, 100)
     assert _moved(backbone, model.backbone) and _moved(head, model.head)
     assert not any(p.requires_grad for p in model.parameters())  # frozen after the stage
 
@@ -84,3 +89,42 @@ def test_without_a_holdout_the_last_weights_are_kept(quick: RunConfig) -> None:
     model = classifier_model(inputs)
     report = run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 2)
     assert report.selected == f"best@{quick.train.steps}"
+
+
+def test_frozen_stage_on_cached_views_computes_features_once_with_the_same_result(
+    quick: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from client_trainer.methods.vl2v_adip import adip_stages
+    from client_trainer.purchase.queries import make_views
+    from client_trainer.train import loop
+
+    base = _inputs(quick)
+    task = base.task
+    views = make_views(task.train.pixels, [str(p) for p in task.train.paths], 2, 0, 32)
+    gen = torch.Generator().manual_seed(0)
+    embeddings = F.normalize(torch.randn(len(task.train), 2, 16, generator=gen), dim=-1)
+    text = F.normalize(torch.randn(len(task.classes), 16, generator=gen), dim=-1)
+    targets = TrainTargets("views", views=views, view_embeddings=embeddings)
+    inputs = MethodInputs(
+        task, TeacherBundle(text, targets), quick, base.device, base.make_backbone
+    )
+    heads = []
+    for cache in (True, False):
+        monkeypatch.setattr(loop, "CACHE_FROZEN_FEATURES", cache)
+        torch.manual_seed(0)
+        model = build_student_model(inputs.make_backbone(), 16)
+        calls = {"n": 0}
+        original = model.backbone.forward
+
+        def counted(x: torch.Tensor, original=original, calls=calls) -> torch.Tensor:
+            calls["n"] += 1
+            return original(x)
+
+        model.backbone.forward = counted  # type: ignore[method-assign]
+        source = BatchSource(task.train, targets, 8, 32, 0, base.device)
+        align = adip_stages(inputs, text)[0]
+        run_stage(model, align, source, task.holdout.subset([]), 100)
+        heads.append((model.head.weight.detach().clone(), calls["n"]))
+    (cached_head, cached_calls), (plain_head, plain_calls) = heads
+    assert torch.allclose(cached_head, plain_head, atol=1e-5)
+    assert cached_calls < plain_calls  # one pass over the views instead of one per step
