@@ -205,6 +205,9 @@ async def test_client_cache_survives_a_redis_crash_and_is_not_bought_again(
 def test_redis_unreachable_answers_503_and_charges_nothing(
     vendor: VendorProcess, redis_back: RedisProcess
 ) -> None:
+    """/healthz stays 200 (the process is fine) and /readyz is left to the model's health on
+    purpose: Redis is shared by every replica, so failing readiness on it would pull all of them
+    out of the balancer at once; the 503 ledger_unavailable + Retry-After is the signal."""
     model_id = vendor.model_id()
     key_id, api_key = vendor.create_key(10_000, "outage")
     auth = {"Authorization": f"Bearer {api_key}"}
