@@ -7,9 +7,23 @@ ledger adds up to the unit.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _valid_unicode(value: str) -> str:
+    """JSON escapes (`"\\ud800"`) can carry lone surrogates, which no UTF-8 encoder accepts
+    (hashing, Redis, the tokenizer): such a string is not text, and is refused as a 422."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from exc
+    return value
+
+
+# A string that can travel as UTF-8 (every string field a caller sends).
+WireStr = Annotated[str, AfterValidator(_valid_unicode)]
 
 
 class Modality(StrEnum):
@@ -28,13 +42,13 @@ class EmbeddingRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(description="Model id from GET /v1/models.")
-    input: str | list[str] = Field(description="One input or a list of inputs.")
+    model: WireStr = Field(description="Model id from GET /v1/models.")
+    input: WireStr | list[WireStr] = Field(description="One input or a list of inputs.")
     modality: Modality = Field(default=Modality.TEXT, description="What the inputs are.")
     encoding_format: EncodingFormat = Field(default=EncodingFormat.FLOAT)
     # Accepted for OpenAI compatibility; `dimensions` must equal the model's dimension.
     dimensions: int | None = Field(default=None, ge=1)
-    user: str | None = Field(default=None, max_length=256)
+    user: WireStr | None = Field(default=None, max_length=256)
 
     def inputs(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else list(self.input)
@@ -99,7 +113,7 @@ class UsageReport(BaseModel):
 class CreateKeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=128)
+    name: WireStr = Field(min_length=1, max_length=128)
     budget: int = Field(ge=0, le=10**15)
 
 

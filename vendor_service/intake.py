@@ -6,6 +6,7 @@ Everything here raises `RequestRejected` (a 4xx) and charges nothing.
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import Executor
 
 import torch
@@ -53,11 +54,17 @@ def check_request(request: EmbeddingRequest, settings: Settings, info: ModelInfo
 
 
 def decode_images(
-    payloads: list[str], limits: ImageLimits, model: EmbeddingModel
+    payloads: list[str],
+    limits: ImageLimits,
+    model: EmbeddingModel,
+    abandoned: threading.Event | None = None,
 ) -> list[torch.Tensor]:
-    """Base64 payloads -> preprocessed tensors; the first bad one rejects the request."""
+    """Base64 payloads -> preprocessed tensors; the first bad one rejects the request.
+    Stops early (returning what it has) once `abandoned` is set: nobody waits any more."""
     tensors = []
     for index, payload in enumerate(payloads):
+        if abandoned is not None and abandoned.is_set():
+            break
         try:
             image = decode_image_payload(payload, limits)
         except CodecError as exc:
@@ -69,7 +76,13 @@ def decode_images(
 async def decode_images_off_loop(
     payloads: list[str], settings: Settings, model: EmbeddingModel, pool: Executor
 ) -> list[torch.Tensor]:
-    """Decoding and preprocessing in `pool`, never on the event loop."""
+    """Decoding and preprocessing in `pool`, never on the event loop; cancelling the caller
+    (a 429 from the rate limiter, a client gone) stops the decoding at the next image."""
     limits = ImageLimits(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool, decode_images, payloads, limits, model)
+    abandoned = threading.Event()
+    try:
+        return await loop.run_in_executor(pool, decode_images, payloads, limits, model, abandoned)
+    except asyncio.CancelledError:
+        abandoned.set()
+        raise

@@ -1,4 +1,5 @@
-"""Selling embeddings: check -> rate limit -> decode -> reserve -> infer -> commit (or refund).
+"""Selling embeddings: check -> (images: affordable?) -> rate limit + decode -> reserve -> infer
+-> commit (or refund).
 
 Nothing is reserved before the request is known to be valid; nothing is delivered that was
 not committed; whatever goes wrong after the reservation (inference failure, the caller
@@ -36,14 +37,15 @@ async def sell_embeddings(
     settings = state.settings
     inputs = check_request(request, settings, state.model.info)
     is_image = request.modality is Modality.IMAGE
-    prepared: Sequence[object] = inputs
-    if is_image:  # the rate-limit round trips overlap with decoding in the decode pool
-        decoding = decode_images_off_loop(inputs, settings, state.model, state.decode_pool)
-        rate, prepared = await asyncio.gather(state.rate_limiter.hit(key_id, len(inputs)), decoding)
-    else:
-        rate = await state.rate_limiter.hit(key_id, len(inputs))
     images, texts = (len(inputs), 0) if is_image else (0, len(inputs))
     cost = images * settings.price_per_image + texts * settings.price_per_text
+    prepared: Sequence[object] = inputs
+    if is_image and not settings.unmetered:  # decoding is costly: no free work for a 402
+        await state.ledger.precheck(key_id, cost, idempotency_key)
+    if is_image:  # the rate-limit round trips overlap with decoding in the decode pool
+        rate, prepared = await _rate_limit_while_decoding(state, key_id, inputs)
+    else:
+        rate = await state.rate_limiter.hit(key_id, len(inputs))
     if settings.unmetered:  # benchmark switch (dev mode only): no ledger at all
         head, tail = await _infer_and_render(state, request, prepared, images, texts, cost)
         return Sale(join(head, 0, tail), None, rate)
@@ -58,6 +60,23 @@ async def sell_embeddings(
     state.metrics.spend.inc(cost)
     state.metrics.items.labels(request.modality.value).inc(len(inputs))
     return Sale(join(head, remaining, tail), remaining, rate)
+
+
+async def _rate_limit_while_decoding(
+    state: VendorState, key_id: str, inputs: list[str]
+) -> tuple[RateState | None, Sequence[object]]:
+    """Both at once; a refusal (429) cancels the decoding, which stops at its next image."""
+    decoding = asyncio.ensure_future(
+        decode_images_off_loop(inputs, state.settings, state.model, state.decode_pool)
+    )
+    try:
+        rate = await state.rate_limiter.hit(key_id, len(inputs))
+    except BaseException:
+        decoding.cancel()
+        # Mark a decoding error as seen: the refusal is the answer, not a logged leftover.
+        decoding.add_done_callback(lambda task: task.cancelled() or task.exception())
+        raise
+    return rate, await decoding
 
 
 async def _infer_or_refund(

@@ -48,12 +48,16 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, VendorError):  # e.g. BodyLimit raising while FastAPI reads
+        return await _vendor_error(request, exc.__cause__)
     if exc.status_code == 404:
         return error_response(ErrorCode.NOT_FOUND, f"no route {request.url.path}")
     if exc.status_code == 405:
         return error_response(
             ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}"
         )
+    if exc.status_code == 400:  # FastAPI could not read the body (e.g. not UTF-8)
+        return error_response(ErrorCode.INVALID_REQUEST, "the request body is not UTF-8 JSON")
     return error_response(ErrorCode.INVALID_REQUEST, "bad request", status=exc.status_code)
 
 

@@ -11,6 +11,9 @@ from PIL import Image
 
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+# Resize-then-crop may build at most this many S x S squares; beyond it (extreme aspect
+# ratios) only the cropped region is resampled. Ordinary photos stay on the exact recipe.
+MAX_INTERMEDIATE_SQUARES = 16
 
 
 class ClipPreprocess:
@@ -30,12 +33,25 @@ class ClipPreprocess:
         width, height = image.size
         ratio = self.size / min(width, height)
         new_w, new_h = max(self.size, round(width * ratio)), max(self.size, round(height * ratio))
+        left, top = (new_w - self.size) // 2, (new_h - self.size) // 2
+        if new_w * new_h > MAX_INTERMEDIATE_SQUARES * self.size * self.size:
+            return self._resize_crop_region(image, (new_w, new_h), (left, top))
         if (new_w, new_h) != (width, height):
             image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
-        left, top = (new_w - self.size) // 2, (new_h - self.size) // 2
         if (new_w, new_h) != (self.size, self.size):
             image = image.crop((left, top, left + self.size, top + self.size))
         return image
+
+    def _resize_crop_region(
+        self, image: Image.Image, resized: tuple[int, int], corner: tuple[int, int]
+    ) -> Image.Image:
+        """Resize only the source region that lands in the crop (PIL's `box`; the filter
+        still reads its neighbours): a ~1 kB PNG of 1 x 200000 pixels, within every input
+        limit, would otherwise become an S x 200000*S intermediate of gigabytes."""
+        (width, height), (left, top) = image.size, corner
+        sx, sy = width / resized[0], height / resized[1]  # source pixels per resized pixel
+        box = (left * sx, top * sy, (left + self.size) * sx, (top + self.size) * sy)
+        return image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=box)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         pixels = np.asarray(self.resize_crop(image.convert("RGB")), dtype=np.float32)

@@ -136,6 +136,24 @@ class Ledger:
             raise AuthError(ErrorCode.REVOKED_API_KEY, "this API key has been revoked")
         return key.key_id
 
+    async def precheck(self, key_id: str, cost: int, idempotency_key: str | None) -> None:
+        """An early 402 in one round trip, so an unfunded key cannot make us decode for free.
+
+        Advisory only: reserve.lua stays the authority (budgets may move in between). A
+        request whose Idempotency-Key already has a record passes: it may be a free replay.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hmget(self.key_hash(key_id), ["budget", "spent", "reserved"])
+        if idempotency_key:
+            pipe.exists(self.idempotency_hash(key_id, idempotency_key))
+        counts, *known = await pipe.execute()
+        available = sum(sign * int(v or 0) for sign, v in zip((1, -1, -1), counts, strict=True))
+        if available < cost and not any(known):
+            raise BudgetError(
+                ErrorCode.INSUFFICIENT_BUDGET,
+                f"this request costs {cost} credits but only {available} are available",
+            )
+
     # --- reserve / commit / refund ------------------------------------------------------------
     async def reserve(
         self,
