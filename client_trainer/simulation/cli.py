@@ -26,6 +26,10 @@ Profile = Annotated[str, typer.Option(help="World size: full (the demo's) or mic
 
 def _guarded(run: Callable[[], object]) -> None:
     """Run an experiment; a failure is one readable line and exit code 1, not a traceback."""
+    import logging
+
+    # World generation and pretraining log their progress; show it (the runs have bars).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         run()
     except (RuntimeError, ValueError, TimeoutError, OSError) as exc:

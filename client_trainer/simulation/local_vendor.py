@@ -35,17 +35,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_vendor_command(argv: list[str], env: dict[str, str], log_path: Path) -> str:
-    """Run a one-shot vendor command (e.g. train-vlm) to completion; its log goes to
-    `log_path` and its standard output is returned."""
+def run_vendor_command(argv: list[str], env: dict[str, str]) -> str:
+    """Run a one-shot vendor command (e.g. train-vlm) to completion; its log lines go to our
+    terminal (so long training shows progress) and its standard output is returned."""
     full = commands.with_interpreter(argv, sys.executable)
-    with log_path.open("ab") as log:
-        result = subprocess.run(
-            full, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=log, check=False
-        )
+    result = subprocess.run(
+        full, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=None, check=False
+    )
     if result.returncode != 0:
-        tail = log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"`{' '.join(argv)}` failed ({result.returncode}):\n{tail}")
+        raise RuntimeError(f"`{' '.join(argv)}` failed with exit code {result.returncode}")
     return result.stdout.decode(errors="replace")
 
 

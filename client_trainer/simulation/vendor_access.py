@@ -50,7 +50,7 @@ def vendor_access(plan: VendorPlan, announce: Callable[[str], None]) -> Iterator
     }
     announce("vendor: training (or reusing) the offline world's CLIP teacher")
     train = [*commands.VENDOR_TRAIN, "--profile", plan.profile]
-    checkpoint = run_vendor_command(train, env, plan.logs / "vendor-train.log").strip()
+    checkpoint = run_vendor_command(train, env).strip()
     env |= {"VENDOR_MODEL": "world-clip", "VENDOR_PRETRAINED": checkpoint.splitlines()[-1]}
     announce("vendor: starting the service on loopback")
     with local_vendor(env, plan.logs / "vendor.log") as vendor:
