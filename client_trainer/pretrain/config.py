@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.world.config import CorpusConfig, student_corpus
-
-
-def _recipe_corpus() -> CorpusConfig:
-    return student_corpus(image_size=32)
+from shared.world.config import CorpusConfig
+from shared.world.recipe import recipe_student_corpus
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    corpus: CorpusConfig = field(default_factory=_recipe_corpus)  # labelled "ImageNet" images
+    corpus: CorpusConfig = field(
+        default_factory=recipe_student_corpus
+    )  # labelled "ImageNet" images
     model_name: str = "world_convnet_s"  # timm name of the student (registered in .convnet)
     steps: int = 600  # optimiser steps
     batch_size: int = 128  # images per step

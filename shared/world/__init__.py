@@ -8,6 +8,7 @@
   folders `<root>/<dataset>/<domain>/<class>/<n>.png`.
 - `CaptionConfig`, `caption(...)`, `prompt(class)`: captions with a controllable share of style
   words, and the zero-shot prompt "a photo of a {class}".
+- `recipe_*()`: the corpora at the pipeline's 32 px.
 - `sample_grid(path)`: a PNG with one row of samples per style.
 - `cached(root, kind, config, build)`: artefacts in `<root>/<kind>-<hash12>/` with a manifest.
 """
@@ -27,11 +28,18 @@ from shared.world.config import (
 from shared.world.corpus import Corpus, build_corpus, load_corpus, render_corpus
 from shared.world.domainbed import build_task
 from shared.world.grid import sample_grid
+from shared.world.recipe import (
+    RECIPE_IMAGE_SIZE,
+    recipe_student_corpus,
+    recipe_task,
+    recipe_vendor_corpus,
+)
 from shared.world.render import Sample, render
 
 __all__ = [
     "ALL_CLASSES",
     "ALL_STYLES",
+    "RECIPE_IMAGE_SIZE",
     "TASK_CLASSES",
     "TASK_DOMAINS",
     "CaptionConfig",
@@ -49,6 +57,9 @@ __all__ = [
     "load_corpus",
     "prompt",
     "read_manifest",
+    "recipe_student_corpus",
+    "recipe_task",
+    "recipe_vendor_corpus",
     "render",
     "render_corpus",
     "sample_grid",

@@ -5,17 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.world.captions import CaptionConfig
-from shared.world.config import CorpusConfig, vendor_corpus
+from shared.world.config import CorpusConfig
+from shared.world.recipe import recipe_vendor_corpus
 
 
 @dataclass(frozen=True)
 class VLMTrainConfig:
-    corpus: CorpusConfig = field(default_factory=vendor_corpus)  # images the VLM learns from
+    corpus: CorpusConfig = field(default_factory=recipe_vendor_corpus)  # images the VLM learns from
     captions: CaptionConfig = field(default_factory=CaptionConfig)  # caption sampling policy
     model_name: str = "world-clip"  # open_clip architecture (vendor_service/model_configs)
-    steps: int = 500  # optimiser steps
+    steps: int = 800  # optimiser steps (1,200 gives a stronger teacher, see docs)
     batch_size: int = 256  # image-caption pairs per step (contrastive negatives)
-    lr: float = 1e-3  # AdamW peak learning rate (linear warm-up, cosine decay)
+    lr: float = 2e-3  # AdamW peak learning rate (linear warm-up, cosine decay)
     warmup_steps: int = 50  # steps of linear warm-up
     weight_decay: float = 0.1  # AdamW weight decay
     holdout: int = 1_000  # last images of the corpus kept out of training, for zero-shot eval
