@@ -30,6 +30,7 @@ def _guarded(run: Callable[[], object]) -> None:
 
     # World generation and pretraining log their progress; show it (the runs have bars).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         run()
     except (RuntimeError, ValueError, TimeoutError, OSError) as exc:

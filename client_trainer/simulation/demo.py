@@ -43,12 +43,22 @@ def run_demo(config: DemoConfig, command: str | None = None) -> Summary:
     out = config.session.out_dir
     with simulation_session(config.session, announce) as session:
         announce("client: buying one clean-view embedding per image, and the class prompts")
-        buy_embeddings(session.base.with_overrides({"output.run_name": "demo-prebuy"}))
-        results = run_table(session.base, session.domains, config.methods, config.seeds, announce)
+        buy_embeddings(session.base.with_overrides({"output.run_name": f"{session.tag}prebuy"}))
+        results = run_table(
+            session.base,
+            session.domains,
+            config.methods,
+            config.seeds,
+            announce,
+            session.prices,
+            session.tag,
+        )
         sweep = []
         if config.sweep:
             domain = config.sweep_domain or session.domains[-1]
-            sweep = run_sweep(session.base, SweepPlan(domain, seed=config.seeds[0]), announce)
+            sweep = run_sweep(
+                session.base, SweepPlan(domain, seed=config.seeds[0]), announce, session.tag
+            )
     summary = Summary(results, sweep, _meta(config, session.base.public_dict(), started))
     report = write_report(summary, out, command or _command())
     print_methods(console, summary)

@@ -13,6 +13,7 @@ from typing import Any
 from client_trainer.config import RunConfig
 from client_trainer.pipeline import train_run
 from client_trainer.report import ResultRow, SweepRow
+from client_trainer.simulation.session import Prices
 
 Announce = Callable[[str], None]  # one line per run, so progress is visible between bars
 
@@ -35,8 +36,15 @@ def run_table(
     methods: Iterable[str],
     seeds: Iterable[int],
     announce: Announce,
+    prices: Prices,
+    tag: str = "",
 ) -> list[ResultRow]:
-    """Every method on every held-out domain and seed (leave-one-domain-out)."""
+    """Every method on every held-out domain and seed (leave-one-domain-out).
+
+    Queries and cost are what the run used, whether bought now or read from the cache that an
+    earlier run filled: what the method costs on its own, at the vendor's list prices. `tag`
+    prefixes run names, so each session keeps its own spend records.
+    """
     rows = []
     for seed in seeds:
         for domain in domains:
@@ -48,22 +56,15 @@ def run_table(
                         "data.test_domain": domain,
                         "train.method": method,
                         "train.seed": seed,
-                        "output.run_name": f"table-{domain}-{method}-s{seed}",
+                        "output.run_name": f"{tag}table-{domain}-{method}-s{seed}",
                     },
                 )
                 images, texts = _queries(m)
-                rows.append(
-                    ResultRow(
-                        method,
-                        domain,
-                        seed,
-                        m["id_acc"],
-                        m["ood_acc"],
-                        images,
-                        texts,
-                        int(m["cost"]),
-                    )
+                cost = prices.cost(images, texts)
+                row = ResultRow(
+                    method, domain, seed, m["id_acc"], m["ood_acc"], images, texts, cost
                 )
+                rows.append(row)
     return rows
 
 
@@ -76,7 +77,9 @@ class SweepPlan:
     seed: int = 0
 
 
-def run_sweep(base: RunConfig, plan: SweepPlan, announce: Announce) -> list[SweepRow]:
+def run_sweep(
+    base: RunConfig, plan: SweepPlan, announce: Announce, tag: str = ""
+) -> list[SweepRow]:
     """VL2V-ADiP at each budget for each selection strategy, then each target policy.
 
     With every image bought the strategy cannot matter and the policy is `clean`, so that run
@@ -85,7 +88,7 @@ def run_sweep(base: RunConfig, plan: SweepPlan, announce: Announce) -> list[Swee
     common = {"data.test_domain": plan.test_domain, "train.method": "vl2v-adip",
               "train.seed": plan.seed}  # fmt: skip
     announce(f"sweep: every image bought | held-out {plan.test_domain}")
-    full = _run(base, {**common, "output.run_name": f"sweep-{plan.test_domain}-full"})
+    full = _run(base, {**common, "output.run_name": f"{tag}sweep-{plan.test_domain}-full"})
     rows = [_sweep_row(s, 1.0, full, plan) for s in plan.strategies]
     rows.append(_sweep_row("policy:clean", 1.0, full, plan))
     for strategy in plan.strategies:
@@ -94,14 +97,14 @@ def run_sweep(base: RunConfig, plan: SweepPlan, announce: Announce) -> list[Swee
             overrides = {
                 "teacher.image_fraction": fraction,
                 "teacher.selection": strategy,
-                "output.run_name": f"sweep-{plan.test_domain}-{strategy}-{fraction}",
+                "output.run_name": f"{tag}sweep-{plan.test_domain}-{strategy}-{fraction}",
             }
             rows.append(_sweep_row(strategy, fraction, _run(base, {**common, **overrides}), plan))
     for policy in plan.policies:
         announce(f"sweep: targets {policy} | held-out {plan.test_domain}")
         overrides = {
             "teacher.targets": policy,
-            "output.run_name": f"sweep-{plan.test_domain}-{policy}",
+            "output.run_name": f"{tag}sweep-{plan.test_domain}-{policy}",
         }
         rows.append(_sweep_row(f"policy:{policy}", 1.0, _run(base, {**common, **overrides}), plan))
     return rows

@@ -96,6 +96,6 @@ def create_api_key(base_url: str, admin_token: str, name: str, budget: int) -> s
         headers={"Authorization": f"Bearer {admin_token}"},
         timeout=30,
     )
-    if response.status_code != 200:
+    if not response.is_success:  # an error body never holds a secret; a success body does
         raise RuntimeError(f"could not create an API key: {response.status_code} {response.text}")
     return str(response.json()["api_key"])

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from client_trainer.pretrain import PretrainConfig
 from client_trainer.simulation.recipe import Recipe
 from shared.world.config import TaskConfig
+from shared.world.recipe import recipe_task
 
 PROFILES = ("full", "micro")
 
@@ -23,7 +24,7 @@ class ClientProfile:
 
 
 def client_profile(name: str) -> ClientProfile:
-    full = ClientProfile("full", TaskConfig(), PretrainConfig(), Recipe())
+    full = ClientProfile("full", recipe_task(), PretrainConfig(), Recipe())
     if name == "full":
         return full
     if name == "micro":

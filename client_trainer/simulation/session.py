@@ -4,10 +4,13 @@ a vendor with an API key, and the base run config that ties them together."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import httpx
 
 from client_trainer.config import RunConfig
 from client_trainer.simulation.profiles import client_profile
@@ -15,6 +18,7 @@ from client_trainer.simulation.recipe import base_config
 from client_trainer.simulation.vendor_access import VendorPlan, vendor_access
 from client_trainer.simulation.world import prepare_client_world
 from shared.redis_server import resolve_redis
+from shared.schemas import ModelList
 
 Announce = Callable[[str], None]
 
@@ -47,11 +51,31 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
+class Prices:
+    """The vendor's list prices (credits per item), from GET /v1/models."""
+
+    image: int
+    text: int
+
+    def cost(self, images: int, texts: int) -> int:
+        return images * self.image + texts * self.text
+
+
+@dataclass(frozen=True)
 class Session:
     base: RunConfig  # every run of the session starts from this config
     domains: tuple[str, ...]
     vendor_url: str
     local_vendor: bool
+    prices: Prices
+    tag: str  # prefixes this session's run names: its own run directories and spend records
+
+
+def list_prices(vendor_url: str) -> Prices:
+    response = httpx.get(f"{vendor_url}/v1/models", timeout=30)
+    response.raise_for_status()
+    card = ModelList.model_validate(response.json()).data[0]
+    return Prices(card.price_per_image, card.price_per_text)
 
 
 @contextmanager
@@ -86,6 +110,8 @@ def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Se
                     "teacher.redis_prefix": config.client_prefix,
                 }
             )
-            yield Session(base, world.domains, vendor.base_url, vendor.local)
+            prices = list_prices(vendor.base_url)
+            tag = time.strftime("%Y%m%d-%H%M%S-")
+            yield Session(base, world.domains, vendor.base_url, vendor.local, prices, tag)
     finally:
         redis.close()

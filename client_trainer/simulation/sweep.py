@@ -14,12 +14,13 @@ from client_trainer.simulation.session import SessionConfig, simulation_session
 def run_sweep_command(config: SessionConfig, plan: SweepPlan) -> Summary:
     with simulation_session(config, announce) as session:
         plan = replace(plan, test_domain=plan.test_domain or session.domains[-1])
-        buy_embeddings(session.base.with_overrides({"output.run_name": "sweep-prebuy"}))
+        buy_embeddings(session.base.with_overrides({"output.run_name": f"{session.tag}prebuy"}))
         # The teacher's zero-shot accuracy is the ceiling line of the plot.
         ceiling = run_table(
-            session.base, (plan.test_domain,), ("zero-shot",), (plan.seed,), announce
-        )
-        sweep = run_sweep(session.base, plan, announce)
+            session.base, (plan.test_domain,), ("zero-shot",), (plan.seed,), announce,
+            session.prices, session.tag,
+        )  # fmt: skip
+        sweep = run_sweep(session.base, plan, announce, session.tag)
     summary = Summary(ceiling, sweep, {"sweep_domain": plan.test_domain})
     report = write_report(summary, config.out_dir, "python -m client_trainer sweep-budget")
     announce(f"report: {report}")

@@ -28,3 +28,10 @@ def test_micro_teacher_sees_the_images_its_architecture_expects() -> None:
         config = vlm_profile(name)
         arch = json.loads((CONFIG_DIR / f"{config.model_name}.json").read_text())
         assert config.corpus.image_size == arch["vision_cfg"]["image_size"]
+
+
+def test_task_and_student_match_the_recipe_size() -> None:
+    for name in ("full", "micro"):
+        profile = client_profile(name)
+        assert profile.task.image_size == profile.recipe.image_size
+        assert profile.pretrain.corpus.image_size == profile.recipe.image_size
