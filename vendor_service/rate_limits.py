@@ -12,9 +12,11 @@ import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.util import WindowStats
 
 from shared import headers as h
 from vendor_service.errors import RateLimited
+from vendor_service.rate_pipeline import window_pipeline
 
 
 @dataclass(frozen=True)
@@ -52,12 +54,15 @@ class KeyRateLimiter:
         requests: str,
         items: str,
         pool: aioredis.ConnectionPool | None = None,
+        pipelined: bool = True,
     ) -> None:
         options: dict[str, Any] = {"connection_pool": pool} if pool is not None else {}
         self.storage = RedisStorage(
             limits_uri(redis_url), implementation="redispy", key_prefix=key_prefix, **options
         )
         self.limiter = MovingWindowRateLimiter(self.storage)
+        # One round trip for all hits and window reads, when the storage allows it.
+        self.pipeline = window_pipeline(self.storage) if pipelined else None
         self.requests: RateLimitItem | None = parse(requests) if requests else None
         self.items: RateLimitItem | None = parse(items) if items else None
 
@@ -67,10 +72,8 @@ class KeyRateLimiter:
         active = {kind: (limit, cost) for kind, (limit, cost) in wanted.items() if limit}
         if not active:
             return None
-        hits = [self.limiter.hit(limit, key_id, cost=cost) for limit, cost in active.values()]
-        allowed = await asyncio.gather(*hits)
-        windows = [self.limiter.get_window_stats(limit, key_id) for limit, _ in active.values()]
-        stats = dict(zip(active, await asyncio.gather(*windows), strict=True))
+        allowed, windows = await self._hit_and_read(list(active.values()), key_id)
+        stats = dict(zip(active, windows, strict=True))
         reset = max(0.0, max(s.reset_time for s in stats.values()) - time.time())
         if not all(allowed):
             raise RateLimited(
@@ -84,3 +87,14 @@ class KeyRateLimiter:
             remaining_items=stats["items"].remaining if "items" in stats else 0,
             reset_seconds=reset,
         )
+
+    async def _hit_and_read(
+        self, active: list[tuple[RateLimitItem, int]], key_id: str
+    ) -> tuple[list[bool], list[WindowStats]]:
+        """Hit every limit, then read every window (for the headers)."""
+        if self.pipeline is not None:
+            return await self.pipeline.hit_and_read(active, key_id)
+        hits = [self.limiter.hit(limit, key_id, cost=cost) for limit, cost in active]
+        allowed = await asyncio.gather(*hits)
+        windows = [self.limiter.get_window_stats(limit, key_id) for limit, _ in active]
+        return list(allowed), list(await asyncio.gather(*windows))

@@ -1,4 +1,8 @@
-"""Dependencies as `Annotated` aliases, so routes read `def route(caller: Caller, ...)`."""
+"""Dependencies as `Annotated` aliases, so routes read `def route(caller: Caller, ...)`.
+
+Every dependency is `async def` even when it never awaits: FastAPI runs a plain `def`
+dependency in a worker thread, a thread hop per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ _bearer = HTTPBearer(auto_error=False, description="API key `vk-...` (or the adm
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def get_state(request: Request) -> VendorState:
+async def get_state(request: Request) -> VendorState:
     state: VendorState | None = getattr(request.app.state, "vendor", None)
     if state is None:
         raise Unavailable(ErrorCode.NOT_READY, "the service is starting")
@@ -30,7 +34,7 @@ def get_state(request: Request) -> VendorState:
 State = Annotated[VendorState, Depends(get_state)]
 
 
-def get_ledger(state: State) -> Ledger:
+async def get_ledger(state: State) -> Ledger:
     return state.ledger
 
 
@@ -51,7 +55,7 @@ async def authenticate_caller(credentials: Credentials, ledger: LedgerDep) -> Au
 Caller = Annotated[AuthenticatedKey, Depends(authenticate_caller)]
 
 
-def require_admin(credentials: Credentials, state: State) -> None:
+async def require_admin(credentials: Credentials, state: State) -> None:
     if credentials is None or not credentials.credentials:
         raise AuthError(ErrorCode.MISSING_API_KEY, "missing admin token")
     presented = credentials.credentials.encode()
@@ -65,7 +69,7 @@ def require_admin(credentials: Credentials, state: State) -> None:
 Admin = Annotated[None, Depends(require_admin)]
 
 
-def idempotency_key(
+async def idempotency_key(
     value: Annotated[str | None, Header(alias=h.IDEMPOTENCY_KEY)] = None,
 ) -> str | None:
     if value is not None and not 1 <= len(value) <= h.IDEMPOTENCY_KEY_MAX_LENGTH:
