@@ -59,8 +59,11 @@ class BatchSource:
         self._view_ids: torch.Tensor | None = None
 
     def _augmented(self, index: torch.Tensor) -> torch.Tensor:
+        # Parameters come from the seeded CPU generator; the pixel work runs on the training
+        # device, so on a GPU augmentation no longer serialises a slow CPU pass with each step.
         params = draw_params(len(index), self._gen)
-        return augment(self._train.pixels[index], params, self._size)
+        pixels = self._train.pixels[index].to(self._device, non_blocking=True)
+        return augment(pixels, params, self._size)
 
     def fixed_views(self) -> torch.Tensor | None:
         """(N * K, 3, S, S) uint8: every input a step can draw, when they are fixed (views)."""
@@ -80,7 +83,7 @@ class BatchSource:
             return images, t.clean[index]
         if t.kind == "per-step":
             assert t.buy is not None
-            views = to_uint8(images)
+            views = to_uint8(images).cpu()  # the exact pixels bought (PNG-encoded on the CPU)
             return views.float() / 255.0, t.buy(views)
         return images, None
 

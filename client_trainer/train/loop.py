@@ -88,6 +88,8 @@ class _HoldoutScorer:
 # With a frozen backbone and fixed inputs (cached views), each input's features are computed
 # once per stage instead of once per draw.
 CACHE_FROZEN_FEATURES = True
+# Read the loss back to the host (a device sync) every this many steps, and at a stage's end.
+LOSS_EVERY = 10
 
 
 def _frozen_features(model: StudentModel, stage: Stage, source: BatchSource) -> torch.Tensor | None:
@@ -106,7 +108,7 @@ def _frozen_features(model: StudentModel, stage: Stage, source: BatchSource) -> 
 
 def _steps(
     model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float
-) -> Iterator[tuple[int, float]]:
+) -> Iterator[tuple[int, torch.Tensor]]:
     params = set_trainable(model, stage.train_backbone, stage.train_head)
     optimiser = torch.optim.Adam(params, lr=stage.lr, weight_decay=weight_decay)
     device = next(model.parameters()).device
@@ -128,7 +130,7 @@ def _steps(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        yield step, float(loss.detach())
+        yield step, loss.detach()
 
 
 def run_stage(
@@ -148,7 +150,10 @@ def run_stage(
     averager = WeightAverager(model, int(stage.steps * swad_start) + 1) if swad_start else None
     best_acc, best_state, best_step = score(), copy.deepcopy(model.state_dict()), 0
     report = StageReport(stage.name, stage.steps, "initial", best_acc, [(0, best_acc)])
-    for step, loss in _steps(model, stage, source, weight_decay):
+    loss = math.nan
+    for step, loss_tensor in _steps(model, stage, source, weight_decay):
+        if step % LOSS_EVERY == 0 or step == stage.steps:  # a host sync: not every step
+            loss = float(loss_tensor)
         report.last_loss = loss
         if averager is not None:
             averager.update(step)
