@@ -62,7 +62,11 @@ def cached(root: Path, kind: str, config: Any, build: Callable[[Path], dict[str,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     started = time.perf_counter()
-    extra = build(tmp)
+    try:
+        extra = build(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     manifest = {
         "kind": kind,
         "hash": final.name.rsplit("-", 1)[1],

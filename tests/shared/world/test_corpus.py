@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from shared.world.config import CorpusConfig, student_corpus, vendor_corpus
 from shared.world.corpus import build_corpus, load_corpus, render_corpus
@@ -61,3 +62,17 @@ def test_build_corpus_caches_by_config(tmp_path: Path) -> None:
     loaded = load_corpus(first)
     assert loaded.images.shape == (40, 24, 24, 3)
     assert loaded.classes[loaded.labels[1]] == loaded.classes[1]
+
+
+def test_failed_build_leaves_nothing_that_looks_finished(tmp_path: Path) -> None:
+    from shared.world.artifacts import artifact_dir, cached
+
+    def broken(out: Path) -> dict[str, object]:
+        (out / "half.npy").write_bytes(b"x")
+        raise RuntimeError("boom")
+
+    config = _micro(seed=9)
+    with pytest.raises(RuntimeError, match="boom"):
+        cached(tmp_path, "corpus", config, broken)
+    assert not artifact_dir(tmp_path, "corpus", config).exists()
+    assert list(tmp_path.iterdir()) == []
