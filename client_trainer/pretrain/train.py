@@ -6,6 +6,7 @@ its classifier, the form `timm.create_model(name, num_classes=0)` takes.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from client_trainer.pretrain import convnet  # importing registers the world stu
 from client_trainer.pretrain.config import PretrainConfig
 from shared.world.artifacts import cached, default_root
 from shared.world.corpus import Corpus, build_corpus, load_corpus
+
+log = logging.getLogger(__name__)
 
 KIND = "student"
 WEIGHTS = "student.pt"
@@ -65,6 +68,7 @@ def _fit(model: torch.nn.Module, corpus: Corpus, config: PretrainConfig) -> list
         sched.step()
         if step % 50 == 0 or step == config.steps - 1:
             losses.append(round(loss.item(), 4))
+            log.info("student step %d/%d, loss %.3f", step + 1, config.steps, losses[-1])
     return losses
 
 

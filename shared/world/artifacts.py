@@ -11,12 +11,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 # bump when a builder's output changes for the same config, so stale caches are not reused
@@ -62,6 +65,7 @@ def cached(root: Path, kind: str, config: Any, build: Callable[[Path], dict[str,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     started = time.perf_counter()
+    log.info("building %s (first use of this config; cached afterwards)", final.name)
     try:
         extra = build(tmp)
     except BaseException:

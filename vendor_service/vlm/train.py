@@ -6,6 +6,7 @@ state dict that `open_clip.create_model_and_transforms(name, pretrained=<file>)`
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ from vendor_service.model_configs import register_model_configs
 from vendor_service.vlm.batches import CaptionSampler, augment, to_tensor
 from vendor_service.vlm.config import VLMTrainConfig
 from vendor_service.vlm.zero_shot import zero_shot_by_style
+
+log = logging.getLogger(__name__)
 
 KIND = "vlm"
 CHECKPOINT = "world-clip.pt"
@@ -55,6 +58,9 @@ def _fit(
         opt.step()
         if step % 50 == 0 or step == config.steps - 1:
             losses.append(round(loss.item(), 4))
+            log.info(
+                "world-clip step %d/%d, contrastive loss %.3f", step + 1, config.steps, losses[-1]
+            )
     return losses
 
 
