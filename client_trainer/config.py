@@ -153,7 +153,10 @@ class TrainConfig(_Section):
     steps: int = Field(default=200, ge=0, description="Optimiser steps per training stage.")
     lr: float = Field(default=5e-5, gt=0, description="Adam learning rate (paper: 5e-5).")
     head_lr: float | None = Field(
-        default=None, gt=0, description="Learning rate of stages that train only a head; None = lr."
+        default=None,
+        gt=0,
+        description="Learning rate of a head trained from scratch: linear probe, ADiP align, and"
+        " the new classifier of ERM and KD fine-tunes (backbone at lr); None = lr.",
     )
     weight_decay: float = Field(default=0.0, ge=0, description="Adam weight decay (paper: 0).")
     batch_per_domain: int = Field(

@@ -28,9 +28,11 @@ def probe_stage(inputs: MethodInputs) -> Stage:
     return Stage("probe", steps, head_lr(inputs), False, True, cross_entropy, classifier_logits)
 
 
-def finetune_stage(inputs: MethodInputs) -> Stage:
+def finetune_stage(inputs: MethodInputs, fresh_head: bool) -> Stage:
+    """Backbone and head together; a `fresh_head` (not probed first) learns at head_lr."""
     steps, lr = inputs.config.train.steps, inputs.config.train.lr
-    return Stage("finetune", steps, lr, True, True, cross_entropy, classifier_logits)
+    head = head_lr(inputs) if fresh_head else None
+    return Stage("finetune", steps, lr, True, True, cross_entropy, classifier_logits, head)
 
 
 def classifier_model(inputs: MethodInputs) -> StudentModel:
@@ -45,7 +47,7 @@ class Erm:
     def run(self, inputs: MethodInputs) -> MethodOutcome:
         model = classifier_model(inputs)
         linear = inputs.config.train.erm_variant == "linear-probe"
-        stage = probe_stage(inputs) if linear else finetune_stage(inputs)
+        stage = probe_stage(inputs) if linear else finetune_stage(inputs, fresh_head=True)
         reports = train_stages(inputs, model, [stage])
         id_acc, ood_acc = score(inputs, model, classifier_logits(model))
         return MethodOutcome(id_acc, ood_acc, model, "classifier", reports)

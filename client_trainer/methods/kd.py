@@ -14,6 +14,7 @@ from client_trainer.methods.base import (
     MethodOutcome,
     TeacherNeeds,
     classifier_logits,
+    head_lr,
     score,
     train_stages,
 )
@@ -74,7 +75,10 @@ class Kd:
     def run(self, inputs: MethodInputs) -> MethodOutcome:
         model = classifier_model(inputs)
         cfg = inputs.config.train
-        stage = Stage("train", cfg.steps, cfg.lr, True, True, _loss(inputs), classifier_logits)
+        stage = Stage(
+            "train", cfg.steps, cfg.lr, True, True, _loss(inputs), classifier_logits,
+            head_lr(inputs),
+        )  # fmt: skip
         reports = train_stages(inputs, model, [stage])
         id_acc, ood_acc = score(inputs, model, classifier_logits(model))
         return MethodOutcome(id_acc, ood_acc, model, "classifier", reports)

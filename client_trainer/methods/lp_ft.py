@@ -19,6 +19,8 @@ class LpFt:
 
     def run(self, inputs: MethodInputs) -> MethodOutcome:
         model = classifier_model(inputs)
-        reports = train_stages(inputs, model, [probe_stage(inputs), finetune_stage(inputs)])
+        reports = train_stages(
+            inputs, model, [probe_stage(inputs), finetune_stage(inputs, fresh_head=False)]
+        )
         id_acc, ood_acc = score(inputs, model, classifier_logits(model))
         return MethodOutcome(id_acc, ood_acc, model, "classifier", reports)

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -37,6 +38,7 @@ class Stage:
     train_head: bool
     loss: StageLoss
     logits: Callable[[StudentModel], Logits]  # the model's current predictor over features
+    head_lr: float | None = None  # lr of a freshly initialised head trained with the backbone
 
 
 @dataclass
@@ -56,6 +58,18 @@ def set_trainable(model: StudentModel, backbone: bool, head: bool) -> list[torch
     for p in model.head.parameters():
         p.requires_grad_(head)
     return [p for p in model.parameters() if p.requires_grad]
+
+
+def param_groups(model: StudentModel, stage: Stage) -> list[dict[str, Any]]:
+    """Adam parameter groups of the trainable weights: the backbone at the stage's lr, the
+    head at `head_lr` when set (a new classifier learns at its own pace while the pretrained
+    backbone moves slowly, as in the paper's recipe), else at the stage's lr."""
+    backbone = [p for p in model.backbone.parameters() if p.requires_grad]
+    head = [p for p in model.head.parameters() if p.requires_grad]
+    groups: list[dict[str, Any]] = [{"params": backbone}] if backbone else []
+    if head:
+        groups.append({"params": head, "lr": stage.head_lr or stage.lr})
+    return groups
 
 
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
@@ -109,8 +123,8 @@ def _frozen_features(model: StudentModel, stage: Stage, source: BatchSource) -> 
 def _steps(
     model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float
 ) -> Iterator[tuple[int, torch.Tensor]]:
-    params = set_trainable(model, stage.train_backbone, stage.train_head)
-    optimiser = torch.optim.Adam(params, lr=stage.lr, weight_decay=weight_decay)
+    set_trainable(model, stage.train_backbone, stage.train_head)
+    optimiser = torch.optim.Adam(param_groups(model, stage), lr=stage.lr, weight_decay=weight_decay)
     device = next(model.parameters()).device
     cached = _frozen_features(model, stage, source)
     for step in range(1, stage.steps + 1):

@@ -53,7 +53,7 @@ def test_probe_moves_only_the_head_and_finetune_moves_both(quick: RunConfig) -> 
     assert not _moved(backbone, model.backbone)  # incl. BatchNorm running statistics
     assert _moved(head, model.head)
     backbone, head = _state(model.backbone), _state(model.head)
-    run_stage(model, finetune_stage(inputs), _source(inputs), no_holdout, 100)
+    run_stage(model, finetune_stage(inputs, fresh_head=True), _source(inputs), no_holdout, 100)
     assert _moved(backbone, model.backbone) and _moved(head, model.head)
     assert not any(p.requires_grad for p in model.parameters())  # frozen after the stage
 
@@ -61,7 +61,9 @@ def test_probe_moves_only_the_head_and_finetune_moves_both(quick: RunConfig) -> 
 def test_model_selection_keeps_the_best_holdout_evaluation(quick: RunConfig) -> None:
     inputs = _inputs(quick)
     model = classifier_model(inputs)
-    report = run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 2)
+    report = run_stage(
+        model, finetune_stage(inputs, fresh_head=True), _source(inputs), inputs.task.holdout, 2
+    )
     best_acc = max(acc for _, acc in report.history)
     assert report.holdout_acc == best_acc
     best_step = max(step for step, acc in report.history if acc == best_acc)
@@ -87,7 +89,9 @@ def test_without_a_holdout_the_last_weights_are_kept(quick: RunConfig) -> None:
     inputs = _inputs(quick.with_overrides({"data.holdout_fraction": 0.0}))
     assert len(inputs.task.holdout) == 0
     model = classifier_model(inputs)
-    report = run_stage(model, finetune_stage(inputs), _source(inputs), inputs.task.holdout, 2)
+    report = run_stage(
+        model, finetune_stage(inputs, fresh_head=True), _source(inputs), inputs.task.holdout, 2
+    )
     assert report.selected == f"best@{quick.train.steps}"
 
 
@@ -128,3 +132,23 @@ def test_frozen_stage_on_cached_views_computes_features_once_with_the_same_resul
     (cached_head, cached_calls), (plain_head, plain_calls) = heads
     assert torch.allclose(cached_head, plain_head, atol=1e-5)
     assert cached_calls < plain_calls  # one pass over the views instead of one per step
+
+
+def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
+    from torch import nn
+
+    from client_trainer.train.loop import Stage, param_groups, set_trainable
+    from client_trainer.train.model import StudentModel
+
+    model = StudentModel(nn.Sequential(nn.Flatten(), nn.Linear(12, 4)), nn.Linear(4, 2))
+    stage = Stage("finetune", 1, 5e-5, True, True, lambda *a: a[0], lambda m: m.head, 1e-3)
+    set_trainable(model, True, True)
+    groups = param_groups(model, stage)
+    optimiser = torch.optim.Adam(groups, lr=stage.lr)
+    lrs = [group["lr"] for group in optimiser.param_groups]
+    assert lrs == [5e-5, 1e-3]
+    assert {id(p) for p in optimiser.param_groups[1]["params"]} == {
+        id(p) for p in model.head.parameters()
+    }
+    probed = Stage("finetune", 1, 5e-5, True, True, lambda *a: a[0], lambda m: m.head)
+    assert [g.get("lr", 5e-5) for g in param_groups(model, probed)] == [5e-5, 5e-5]
