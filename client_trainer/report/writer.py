@@ -27,8 +27,10 @@ def write_report(summary: Summary, out_dir: Path, command: str) -> Path:
 
 
 def _ceiling(summary: Summary) -> float | None:
-    zero_shot = [s for s in method_stats(summary.results) if s.method == "zero-shot"]
-    return zero_shot[0].ood_mean if zero_shot else None
+    """The teacher's zero-shot OOD accuracy on the sweep's held-out domain(s)."""
+    domains = {r.test_domain for r in summary.budget_sweep}
+    rows = [r for r in summary.results if r.method == "zero-shot" and r.test_domain in domains]
+    return sum(r.ood_acc for r in rows) / len(rows) if rows else None
 
 
 def render_markdown(summary: Summary, command: str, plots: list[str]) -> str:
