@@ -60,7 +60,7 @@ def local_vendor(
         process = subprocess.Popen(argv, env=full_env, stdout=log, stderr=subprocess.STDOUT)
         try:
             base_url = f"http://127.0.0.1:{port}"
-            _wait_ready(base_url, process, log_path, ready_timeout)
+            wait_ready(base_url, process, log_path, ready_timeout)
             yield LocalVendor(base_url, token, log_path)
         finally:
             process.terminate()
@@ -71,11 +71,14 @@ def local_vendor(
                 process.wait()
 
 
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def wait_ready(
+    base_url: str, process: subprocess.Popen[bytes], log: Path | None, timeout: float
+) -> None:
+    """Poll /readyz until 200; fail fast, with the log's tail, if the process exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log.read_text(errors="replace")[-2000:]
+            tail = log.read_text(errors="replace")[-2000:] if log else ""
             raise RuntimeError(
                 f"the vendor exited ({process.returncode}) before it was ready:\n{tail}"
             )

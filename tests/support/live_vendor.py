@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,17 +75,9 @@ def vendor_env(
 
 
 def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"vendor exited with {process.returncode} before it was ready")
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"vendor at {base_url} not ready after {timeout:.0f}s")
+    from client_trainer.simulation.local_vendor import wait_ready as poll_ready
+
+    poll_ready(base_url, process, None, timeout)
 
 
 @contextmanager
