@@ -73,6 +73,7 @@ class MethodStats:
     image_queries: int  # summed over runs
     text_queries: int
     cost: int
+    ood_seed_std: float = 0.0  # std over seeds of each seed's mean OOD over domains
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -98,9 +99,17 @@ def method_stats(rows: list[ResultRow]) -> list[MethodStats]:
                 sum(r.image_queries for r in mine),
                 sum(r.text_queries for r in mine),
                 sum(r.cost for r in mine),
+                _seed_std(mine),
             )
         )
     return stats
+
+
+def _seed_std(rows: list[ResultRow]) -> float:
+    """How much the method's domain-averaged OOD accuracy moves from seed to seed."""
+    seeds = sorted({r.seed for r in rows})
+    per_seed = [statistics.fmean(r.ood_acc for r in rows if r.seed == s) for s in seeds]
+    return statistics.pstdev(per_seed) if len(per_seed) > 1 else 0.0
 
 
 def _method_rank(name: str) -> tuple[int, str]:

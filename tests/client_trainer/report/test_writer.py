@@ -41,8 +41,18 @@ def test_write_report_writes_summary_markdown_and_plots(tmp_path: Path) -> None:
     assert data["results"][0]["method"] == "vl2v-adip"
     text = report.read_text()
     assert "python -m client_trainer demo" in text
-    assert "| vl2v-adip | 2 | 90.0 ± 0.0 | 70.0 ± 10.0 |" in text
+    assert "| vl2v-adip | 2 | 90.0 ± 0.0 | 70.0 ± 10.0 | 0.0 |" in text
     assert "- random: 50" in text
     for png in ("methods.png", "budget_sweep.png"):
         assert (tmp_path / png).read_bytes().startswith(b"\x89PNG")
     assert Summary.from_json(data).results == _summary().results
+
+
+def test_seed_std_is_over_per_seed_means() -> None:
+    rows = [
+        ResultRow("kd", d, seed, 0.9, ood, 0, 0, 0)
+        for seed, oods in [(0, (0.6, 0.8)), (1, (0.8, 1.0))]
+        for d, ood in zip(("a", "b"), oods, strict=True)
+    ]
+    (stats,) = method_stats(rows)
+    assert abs(stats.ood_seed_std - 0.1) < 1e-9  # seed means 0.7 and 0.9
