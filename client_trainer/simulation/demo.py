@@ -10,7 +10,6 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from rich.console import Console
 
@@ -78,7 +77,3 @@ def _meta(config: DemoConfig, base: dict[str, object], started: float) -> dict[s
 
 def _command() -> str:
     return "python -m client_trainer " + shlex.join(sys.argv[1:])
-
-
-def default_out(name: str) -> Path:
-    return Path("runs") / name

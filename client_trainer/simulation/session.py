@@ -65,8 +65,6 @@ class Prices:
 class Session:
     base: RunConfig  # every run of the session starts from this config
     domains: tuple[str, ...]
-    vendor_url: str
-    local_vendor: bool
     prices: Prices
     tag: str  # prefixes this session's run names: its own run directories and spend records
 
@@ -112,6 +110,6 @@ def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Se
             )
             prices = list_prices(vendor.base_url)
             tag = time.strftime("%Y%m%d-%H%M%S-")
-            yield Session(base, world.domains, vendor.base_url, vendor.local, prices, tag)
+            yield Session(base, world.domains, prices, tag)
     finally:
         redis.close()

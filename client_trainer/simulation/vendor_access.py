@@ -22,7 +22,6 @@ from client_trainer.simulation.local_vendor import create_api_key, local_vendor,
 class VendorAccess:
     base_url: str
     api_key: str
-    local: bool  # True when this process started the vendor
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class VendorPlan:
 @contextmanager
 def vendor_access(plan: VendorPlan, announce: Callable[[str], None]) -> Iterator[VendorAccess]:
     if plan.url:
-        yield VendorAccess(plan.url, _key_for(plan.url, plan), local=False)
+        yield VendorAccess(plan.url, _key_for(plan.url, plan))
         return
     plan.logs.mkdir(parents=True, exist_ok=True)
     env = {
@@ -55,7 +54,7 @@ def vendor_access(plan: VendorPlan, announce: Callable[[str], None]) -> Iterator
     announce("vendor: starting the service on loopback")
     with local_vendor(env, plan.logs / "vendor.log") as vendor:
         api_key = create_api_key(vendor.base_url, vendor.admin_token, "demo", plan.budget)
-        yield VendorAccess(vendor.base_url, api_key, local=True)
+        yield VendorAccess(vendor.base_url, api_key)
 
 
 def _key_for(url: str, plan: VendorPlan) -> str:

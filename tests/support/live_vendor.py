@@ -74,6 +74,12 @@ def vendor_env(
     return env
 
 
+def stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
+    from client_trainer.simulation.local_vendor import stop_process as stop
+
+    stop(process, grace)
+
+
 def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
     from client_trainer.simulation.local_vendor import wait_ready as poll_ready
 
@@ -108,12 +114,7 @@ def live_vendor(
             wait_ready(base_url, process)
             yield LiveVendor(base_url, ADMIN_TOKEN, process, log_path)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, grace=15)
 
 
 @contextmanager
