@@ -137,6 +137,7 @@ async def build_state(
         settings.rate_limit_requests,
         settings.rate_limit_items,
         client.connection_pool,
+        strategy=settings.rate_limit_strategy,
     )
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)

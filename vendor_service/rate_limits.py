@@ -11,12 +11,26 @@ from typing import Any
 import redis.asyncio as aioredis
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import (
+    FixedWindowRateLimiter,
+    MovingWindowRateLimiter,
+    RateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
 from limits.util import WindowStats
 
 from shared import headers as h
 from vendor_service.errors import RateLimited
 from vendor_service.rate_pipeline import window_pipeline
+
+# limits' strategies by name; sliding-window-counter is O(1) per call in Redis, moving-window's
+# scripts walk a list as long as the limit (20,000 entries for the default items limit).
+DEFAULT_STRATEGY = "sliding-window-counter"
+STRATEGIES: dict[str, type[RateLimiter]] = {
+    "sliding-window-counter": SlidingWindowCounterRateLimiter,
+    "moving-window": MovingWindowRateLimiter,
+    "fixed-window": FixedWindowRateLimiter,
+}
 
 
 @dataclass(frozen=True)
@@ -55,14 +69,15 @@ class KeyRateLimiter:
         items: str,
         pool: aioredis.ConnectionPool | None = None,
         pipelined: bool = True,
+        strategy: str = DEFAULT_STRATEGY,
     ) -> None:
         options: dict[str, Any] = {"connection_pool": pool} if pool is not None else {}
         self.storage = RedisStorage(
             limits_uri(redis_url), implementation="redispy", key_prefix=key_prefix, **options
         )
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiter: RateLimiter = STRATEGIES[strategy](self.storage)
         # One round trip for all hits and window reads, when the storage allows it.
-        self.pipeline = window_pipeline(self.storage) if pipelined else None
+        self.pipeline = window_pipeline(self.storage, strategy) if pipelined else None
         self.requests: RateLimitItem | None = parse(requests) if requests else None
         self.items: RateLimitItem | None = parse(items) if items else None
 

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     rate_limit_requests: str = "1000/second"
     # Items (images + texts) per key, e.g. "20000/second"; empty disables.
     rate_limit_items: str = "20000/second"
+    # How `limits` counts: sliding-window-counter (O(1) in Redis, approximate at window
+    # edges), moving-window (exact; Redis work grows with the limit) or fixed-window.
+    rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = (
+        "sliding-window-counter"
+    )
 
     # --- input limits ---------------------------------------------------------------------
     # Inputs in one request.

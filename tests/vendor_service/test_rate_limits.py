@@ -1,26 +1,33 @@
-"""KeyRateLimiter with its hits and window reads pipelined or made one call at a time."""
+"""KeyRateLimiter with its hits and window reads pipelined or made one call at a time,
+for each of `limits`' strategies."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from typing import get_args
 
 import pytest
 
 from vendor_service.errors import RateLimited
-from vendor_service.rate_limits import KeyRateLimiter
+from vendor_service.rate_limits import STRATEGIES, KeyRateLimiter
+from vendor_service.settings import Settings
 
 PIPELINED = [True, False]
+PIPELINED_STRATEGIES = ["sliding-window-counter", "moving-window"]
+CASES = [(s, p) for s in PIPELINED_STRATEGIES for p in PIPELINED] + [("fixed-window", False)]
 
 
-@pytest.fixture(params=PIPELINED, ids=["pipelined", "one-call-each"])
+@pytest.fixture(params=CASES, ids=lambda case: f"{case[0]}-{'pipelined' if case[1] else 'calls'}")
 async def limiter(
     request: pytest.FixtureRequest, redis_url: str, redis_prefix: str
 ) -> AsyncIterator[KeyRateLimiter]:
+    strategy, pipelined = request.param
     made = KeyRateLimiter(
-        redis_url, redis_prefix + "rl", "3/minute", "5/minute", pipelined=request.param
-    )
-    assert (made.pipeline is not None) == request.param
+        redis_url, redis_prefix + "rl", "3/minute", "5/minute", pipelined=pipelined,
+        strategy=strategy,
+    )  # fmt: skip
+    assert (made.pipeline is not None) == pipelined
     yield made
     await made.storage.bridge.get_connection().aclose()
 
@@ -40,21 +47,32 @@ async def test_headers_count_down_then_429(limiter: KeyRateLimiter) -> None:
     assert other is not None and other.remaining_requests == 2
 
 
-async def test_both_paths_give_the_same_states(redis_url: str, redis_prefix: str) -> None:
-    states = []
+@pytest.mark.parametrize("strategy", PIPELINED_STRATEGIES)
+async def test_both_paths_give_the_same_states(
+    redis_url: str, redis_prefix: str, strategy: str
+) -> None:
+    states, resets = [], []
     for pipelined in PIPELINED:
         made = KeyRateLimiter(redis_url, f"{redis_prefix}{pipelined}", "10/minute", "20/minute",
-                              pipelined=pipelined)  # fmt: skip
+                              pipelined=pipelined, strategy=strategy)  # fmt: skip
         seen = [await made.hit("k", cost) for cost in (1, 4, 2)]
         states.append([(s.remaining_requests, s.remaining_items) for s in seen if s])
+        resets.append([s.reset_seconds for s in seen if s])
         await made.storage.bridge.get_connection().aclose()
     assert states[0] == states[1] == [(9, 19), (8, 15), (7, 13)]
+    assert all(0.0 <= r <= 60.0 for r in resets[0] + resets[1])
 
 
+def test_fixed_window_has_no_pipelined_form(redis_url: str, redis_prefix: str) -> None:
+    made = KeyRateLimiter(redis_url, redis_prefix + "rl", "3/minute", "", strategy="fixed-window")
+    assert made.pipeline is None
+
+
+@pytest.mark.parametrize("strategy", PIPELINED_STRATEGIES)
 async def test_pipeline_recovers_when_redis_lost_its_scripts(
-    redis_url: str, redis_prefix: str
+    redis_url: str, redis_prefix: str, strategy: str
 ) -> None:
-    made = KeyRateLimiter(redis_url, redis_prefix + "rl", "3/minute", "5/minute")
+    made = KeyRateLimiter(redis_url, redis_prefix + "rl", "3/minute", "5/minute", strategy=strategy)
     assert made.pipeline is not None
     client = made.storage.bridge.get_connection()
     # Scripts Redis has never seen stand for ones lost to a SCRIPT FLUSH: NOSCRIPT replies.
@@ -71,3 +89,8 @@ async def test_pipeline_recovers_when_redis_lost_its_scripts(
 
 def _bytes(script: str | bytes) -> bytes:
     return script.encode() if isinstance(script, str) else script
+
+
+def test_every_strategy_setting_has_a_limiter() -> None:
+    annotation = Settings.model_fields["rate_limit_strategy"].annotation
+    assert set(get_args(annotation)) == set(STRATEGIES)
