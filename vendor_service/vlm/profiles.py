@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from vendor_service.vlm.config import VLMTrainConfig
+from vendor_service.vlm.precision import native_cpu_precision
 
 PROFILES = ("full", "micro")
+FULL_STEPS = 2000  # docs/offline-world.md: what a stronger teacher buys, and what it costs
 
 
 def vlm_profile(name: str) -> VLMTrainConfig:
-    full = VLMTrainConfig()
+    full = VLMTrainConfig(steps=FULL_STEPS, precision=native_cpu_precision())
     if name == "full":
         return full
     if name == "micro":
