@@ -80,6 +80,15 @@ def _lifespan(
     return lifespan
 
 
+def build_model(factory: ModelFactory, settings: Settings) -> EmbeddingModel:
+    """The model in this process, or behind a child process (VENDOR_INFERENCE_PROCESS)."""
+    if not settings.inference_process:
+        return factory(settings)
+    from vendor_service.engine.process_model import ProcessModel
+
+    return ProcessModel(settings, factory)
+
+
 def open_redis(settings: Settings, endpoint: RedisEndpoint) -> aioredis.Redis:
     """One bounded pool for the ledger and the rate limiter (requests wait for a connection)."""
     pool = aioredis.BlockingConnectionPool.from_url(
@@ -141,7 +150,7 @@ async def build_state(
     )
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    model = await anyio.to_thread.run_sync(factory, settings)
+    model = await anyio.to_thread.run_sync(build_model, factory, settings)
     log.info("model %s loaded; prices: image %d, text %d credits", model.info.model_id,
              settings.price_per_image, settings.price_per_text)  # fmt: skip
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -181,6 +190,9 @@ async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
     await state.image_batcher.stop()
     state.executor.shutdown(wait=True)
     state.decode_pool.shutdown(wait=True)
+    close = getattr(state.model, "close", None)
+    if close is not None:
+        close()
     await state.redis.aclose()
     await state.redis.connection_pool.disconnect()
     endpoint.close()

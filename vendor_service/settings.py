@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
     # torch intra-op threads; 0 = `serve` picks cores - 1 (in-process apps leave torch alone).
     torch_threads: int = Field(default=0, ge=0)
+    # Run forward passes in a child process (its own GIL) instead of a thread of the server.
+    inference_process: bool = False
 
     # --- dynamic batching -----------------------------------------------------------------
     # Most inputs in one forward pass.

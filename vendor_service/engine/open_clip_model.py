@@ -68,7 +68,7 @@ class OpenClipModel:
         self.tokenizer = open_clip.get_tokenizer(settings.model)
         image_size = _image_size(model)
         mean, std = _normalisation(transform)
-        self._preprocess = ClipPreprocess(image_size, mean, std)
+        self.preprocessor = ClipPreprocess(image_size, mean, std)  # picklable, for ProcessModel
         with torch.inference_mode():
             dim = int(self.encode_texts(["probe"]).shape[1])
         model_id = settings.model_id or f"{settings.model}@{weights_tag(pretrained, settings.seed)}"
@@ -76,7 +76,7 @@ class OpenClipModel:
         log.info("model %s on %s (autocast %s)", model_id, self.device, self.autocast_dtype)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        return self._preprocess(image)
+        return self.preprocessor(image)
 
     @contextlib.contextmanager
     def _precision(self) -> Iterator[None]:
