@@ -2,15 +2,18 @@
 
 In one run on one machine:
   raw    encode_images images/s of the model itself (batches of 32, same torch threads)
-  (a)    served images/s with 32-image requests
+  (a)    served images/s with 32-image requests from 4 and from 8 concurrent clients
   (b)    served images/s with one-image requests from 32 and from 64 concurrent clients
   lat    p50/p99 of one-image requests from one client, metered vs unmetered (VENDOR_UNMETERED)
   parts  where one request's time goes (JSON, base64, PNG decode, preprocessing, Redis)
 
     PYTHONPATH=. python benchmarks/bench_serving.py [--model bench-clip-64] [--seconds 8]
+        [--inference thread|process|both]
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams, in this
 process, on the same cores as the server: its CPU cost is part of what is measured.
+Every served phase runs against two servers in turn: forward passes in a thread of the server,
+and in a child process (VENDOR_INFERENCE_PROCESS=true), so the designs compare in one run.
 """
 
 from __future__ import annotations
@@ -214,7 +217,7 @@ def raw_throughput(model_name: str, threads: int, seconds: float, batch: int = 3
     torch.set_num_threads(threads)
     model = OpenClipModel(Settings(admin_token=ADMIN, model=model_name, pretrained=""))
     size = model.info.image_size
-    x = torch.randn(batch, 3, size, size)
+    x = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)  # as preprocess makes
     for _ in range(3):
         model.encode_images(x)
     count, started = 0, time.perf_counter()
@@ -308,9 +311,14 @@ async def redis_parts(redis_url: str, repeat: int = 300) -> dict[str, float]:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process (all its threads), from /proc."""
+    """user + system CPU seconds of a process and its live children (a model process), from
+    /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    return own + sum(process_cpu_seconds(int(child)) for child in children)
 
 
 def measure(
@@ -322,12 +330,15 @@ def measure(
     return result
 
 
-def print_table(rows: list[tuple[str, LoadResult]], raw: float) -> None:
-    print(f"\n{'phase':38s} {'img/s':>6s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "
+Row = tuple[str, LoadResult]
+
+
+def print_table(rows: list[Row], raw: float) -> None:
+    print(f"\n{'phase':48s} {'img/s':>6s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "
           f"{'srv CPU ms/img':>14s}  statuses")  # fmt: skip
     for label, r in rows:
         cpu_per_item = 1000 * r.server_cpu / max(1, r.items)
-        print(f"{label:38s} {r.rate():6.0f} {r.rate() / raw:6.2f} {r.pct(0.5):7.2f} "
+        print(f"{label:48s} {r.rate():6.0f} {r.rate() / raw:6.2f} {r.pct(0.5):7.2f} "
               f"{r.pct(0.99):7.2f} {cpu_per_item:14.2f}  {dict(r.statuses)}")  # fmt: skip
 
 
@@ -336,11 +347,29 @@ def model_image_size(model: str) -> int:
     return int(config["vision_cfg"]["image_size"])
 
 
+def phases(server: Server, images: list[str], seconds: float, mode: str) -> list[Row]:
+    """(a) and (b) against one server; `mode` labels the rows."""
+    big = request_bodies(server.model_id, images, 32)
+    one = request_bodies(server.model_id, images, 1)
+    rows = [
+        (f"[{mode}] (a) 32-image requests, {c} clients", measure(server, big, 32, c, seconds))
+        for c in (4, 8)
+    ]
+    for clients in (32, 64):
+        label = f"[{mode}] (b) 1-image requests, {clients} clients"
+        rows.append((label, measure(server, one, 1, clients, seconds)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="bench-clip-64")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (raw and served)")
     parser.add_argument("--seconds", type=float, default=8.0, help="per throughput phase")
+    parser.add_argument(
+        "--inference", choices=("thread", "process", "both"), default="both",
+        help="forward passes in a thread of the server, in a child process, or both in turn",
+    )  # fmt: skip
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args()
     load = os.getloadavg()[0]
@@ -353,32 +382,38 @@ def main() -> None:
     images = [base64.b64encode(p).decode() for p in pngs]
     print(f"request images: {size}x{size} PNG, {statistics.mean(map(len, pngs)):.0f} bytes each")
 
-    rows: list[tuple[str, LoadResult]] = []
-    with serve(args.model, args.threads, args.redis_url) as server:
-        big = request_bodies(server.model_id, images, 32)
-        one = request_bodies(server.model_id, images, 1)
-        rows.append(("(a) 32-image requests, 4 clients", measure(server, big, 32, 4, args.seconds)))
-        for clients in (32, 64):
-            label = f"(b) 1-image requests, {clients} clients"
-            rows.append((label, measure(server, one, 1, clients, args.seconds)))
-        metered = measure(server, one, 1, 1, args.seconds / 2)
-    unmetered_env = {"VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
-    with serve(args.model, args.threads, args.redis_url, **unmetered_env) as server:
-        one = request_bodies(server.model_id, images, 1)
-        rows.append(
-            ("(b) 1-image, 32 clients, UNMETERED", measure(server, one, 1, 32, args.seconds))
-        )
-        unmetered = measure(server, one, 1, 1, args.seconds / 2)
+    modes = ("thread", "process") if args.inference == "both" else (args.inference,)
+    rows: list[Row] = []
+    latency: list[tuple[str, LoadResult]] = []
+    for mode in modes:
+        env = {"VENDOR_INFERENCE_PROCESS": str(mode == "process").lower()}
+        with serve(args.model, args.threads, args.redis_url, **env) as server:
+            rows += phases(server, images, args.seconds, mode)
+            latency.append((f"[{mode}] metered", measure(server, _one(server, images), 1, 1,
+                                                         args.seconds / 2)))  # fmt: skip
+        unmetered_env = {**env, "VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
+        with serve(args.model, args.threads, args.redis_url, **unmetered_env) as server:
+            one = _one(server, images)
+            label = f"[{mode}] (b) 1-image, 32 clients, UNMETERED"
+            rows.append((label, measure(server, one, 1, 32, args.seconds)))
+            latency.append((f"[{mode}] unmetered", measure(server, one, 1, 1, args.seconds / 2)))
     print_table(rows, raw)
     print("\none-image latency, one client at a time:")
-    for label, r in (("metered", metered), ("unmetered", unmetered)):
-        print(f"  {label:10s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
+    for label, r in latency:
+        print(f"  {label:22s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
               f"({len(r.latencies)} requests, {r.errors} errors)")  # fmt: skip
-    print(f"  metering adds {metered.pct(0.5) - unmetered.pct(0.5):+.2f} ms at p50")
+    for mode in modes:
+        by = dict(latency)
+        added = by[f"[{mode}] metered"].pct(0.5) - by[f"[{mode}] unmetered"].pct(0.5)
+        print(f"  [{mode}] metering adds {added:+.2f} ms at p50")
     print("\nwhere one 1-image request's time goes (µs, measured in-process):")
     for part, micros in request_parts(pngs[0], size, args.redis_url).items():
         print(f"  {part:40s} {micros:8.0f}")
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
+
+
+def _one(server: Server, images: list[str]) -> list[bytes]:
+    return request_bodies(server.model_id, images, 1)
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ async def warm_up(state: VendorState) -> None:
     """One forward per modality; /readyz turns 200 only after both succeeded."""
     size = state.model.info.image_size
     await state.text_batcher.submit(["a warm-up text"])
-    await state.image_batcher.submit([torch.zeros(3, size, size)])
+    await state.image_batcher.submit([torch.zeros(3, size, size, dtype=torch.uint8)])
     state.warmed_up = True
     log.info("warm-up done; ready")
 

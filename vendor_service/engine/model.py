@@ -2,8 +2,9 @@
 
 Contract: `encode_images` / `encode_texts` return L2-normalised float32 CPU tensors of shape
 (N, embedding_dim); `preprocess` is cheap CPU work (safe to run in any thread) producing one
-(3, image_size, image_size) float32 tensor. The encode calls run in the batcher's single
-inference thread.
+(3, image_size, image_size) uint8 tensor, resized and cropped; `encode_images` takes a stack
+of those (and normalises it on its device) or an already normalised float batch. The encode
+calls run in the batcher's single inference thread (or behind it, in a model process).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ class EmbeddingModel(Protocol):
     info: ModelInfo
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
-        """RGB image -> (3, S, S) float32, resized, centre-cropped, normalised."""
+        """RGB image -> (3, S, S) uint8, resized and centre-cropped."""
         ...
 
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, 3, S, S) -> (N, D) L2-normalised float32 on CPU."""
+        """(N, 3, S, S) uint8 (or normalised float) -> (N, D) L2-normalised float32 on CPU."""
         ...
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:

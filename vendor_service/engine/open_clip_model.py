@@ -88,8 +88,11 @@ class OpenClipModel:
                     yield
 
     def encode_images(self, batch: torch.Tensor) -> torch.Tensor:
+        x = batch.to(self.device, non_blocking=True)
+        if x.dtype == torch.uint8:  # as `preprocess` makes them: normalised here, per batch
+            x = self.preprocessor.normalize(x)
         with self._precision():
-            features = self.model.encode_image(batch.to(self.device, non_blocking=True))
+            features = self.model.encode_image(x)
         return F.normalize(features.float(), dim=-1).cpu()
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:

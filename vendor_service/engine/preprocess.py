@@ -1,6 +1,9 @@
 """CLIP image preprocessing in PIL + numpy: shortest side to S (bicubic), centre crop, normalise.
 
 Same recipe as open_clip's default eval transform, without torchvision's per-call overhead.
+Split in two: per image, `__call__` resizes and crops to a (3, S, S) uint8 tensor (a quarter
+of the bytes of floats to queue, batch, send to a model process or a GPU); per batch,
+`normalize` turns it into CLIP-normalised floats in one vectorised op on the model's device.
 """
 
 from __future__ import annotations
@@ -54,6 +57,13 @@ class ClipPreprocess:
         return image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=box)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        pixels = np.asarray(self.resize_crop(image.convert("RGB")), dtype=np.float32)
-        chw = pixels.transpose(2, 0, 1) * self.scale + self.shift  # (3, S, S)
-        return torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))
+        """RGB image -> (3, S, S) uint8, resized and centre-cropped (not yet normalised)."""
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        pixels = np.asarray(self.resize_crop(rgb), dtype=np.uint8)
+        return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+
+    def normalize(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) uint8 -> float32 (x / 255 - mean) / std, on the batch's device."""
+        scale = torch.from_numpy(self.scale).to(batch.device)
+        shift = torch.from_numpy(self.shift).to(batch.device)
+        return batch.float() * scale + shift

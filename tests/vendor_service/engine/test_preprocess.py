@@ -17,7 +17,8 @@ def test_matches_open_clip_transform_closely() -> None:
     rng = np.random.default_rng(0)
     smooth = rng.integers(0, 255, (6, 9, 3), dtype=np.uint8)
     image = Image.fromarray(smooth).resize((90, 60), Image.Resampling.BILINEAR)
-    ours = ClipPreprocess(32)(image)
+    pre = ClipPreprocess(32)
+    ours = pre.normalize(pre(image)[None])[0]
     theirs = transform(image)
     assert ours.shape == theirs.shape == (3, 32, 32)
     # Same recipe (shortest side, bicubic, centre crop, normalise); resamplers differ slightly.
@@ -26,6 +27,14 @@ def test_matches_open_clip_transform_closely() -> None:
 
 def test_exact_size_image_is_only_normalised() -> None:
     pixels = np.full((32, 32, 3), 255, dtype=np.uint8)
-    out = ClipPreprocess(32)(Image.fromarray(pixels))
+    pre = ClipPreprocess(32)
+    raw = pre(Image.fromarray(pixels))
+    assert raw.dtype == torch.uint8 and bool((raw == 255).all())
+    out = pre.normalize(raw[None])[0]
     expected = (1.0 - 0.48145466) / 0.26862954
     torch.testing.assert_close(out[0], torch.full((32, 32), expected))
+
+
+def test_a_grey_image_becomes_rgb() -> None:
+    out = ClipPreprocess(8)(Image.new("L", (8, 8), 128))
+    assert out.shape == (3, 8, 8) and bool((out == 128).all())

@@ -18,9 +18,8 @@ def _resize_then_crop(image: Image.Image, size: int) -> torch.Tensor:
     resized = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
     left, top = (new_w - size) // 2, (new_h - size) // 2
     cropped = resized.crop((left, top, left + size, top + size))
-    pre = ClipPreprocess(size)
-    pixels = np.asarray(cropped, dtype=np.float32).transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(pixels * pre.scale + pre.shift))
+    pixels = np.asarray(cropped, dtype=np.uint8).transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(pixels))
 
 
 @pytest.mark.parametrize("shape", [(90, 60), (60, 90), (300, 200), (33, 500), (64, 64), (20, 7)])
@@ -29,7 +28,7 @@ def test_same_pixels_as_resize_then_crop(shape: tuple[int, int]) -> None:
     coarse = Image.fromarray(rng.integers(0, 255, (7, 5, 3), dtype=np.uint8))
     image = coarse.resize(shape, Image.Resampling.BILINEAR)
     torch.testing.assert_close(
-        ClipPreprocess(32)(image), _resize_then_crop(image, 32), atol=0.05, rtol=0
+        ClipPreprocess(32)(image).int(), _resize_then_crop(image, 32).int(), atol=1, rtol=0
     )
 
 
