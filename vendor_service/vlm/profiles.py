@@ -12,7 +12,7 @@ from vendor_service.vlm.config import VLMTrainConfig
 from vendor_service.vlm.precision import native_cpu_precision
 
 PROFILES = ("full", "micro")
-FULL_STEPS = 2000  # docs/offline-world.md: what a stronger teacher buys, and what it costs
+FULL_STEPS = 1200  # docs/offline-world.md: what a stronger teacher buys, and what it costs
 
 
 def vlm_profile(name: str) -> VLMTrainConfig:

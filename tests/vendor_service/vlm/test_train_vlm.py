@@ -10,9 +10,10 @@ import open_clip
 import pytest
 import torch
 
-from shared.world.captions import CaptionConfig
-from shared.world.config import vendor_corpus
+from shared.world.captions import NEUTRAL_PREFIXES, STYLE_WORDS, CaptionConfig, with_article
+from shared.world.config import ALL_CLASSES, vendor_corpus
 from shared.world.corpus import build_corpus, load_corpus
+from shared.world.palette import COLOUR_NAMES
 from vendor_service.model_configs import register_model_configs
 from vendor_service.vlm import VLMTrainConfig, train_vlm
 from vendor_service.vlm.batches import CaptionSampler
@@ -77,4 +78,16 @@ def test_caption_sampler_redraws_captions(tmp_path: Path) -> None:
     index = np.zeros(40, dtype=np.int64)
     texts = sampler.captions(index)
     assert len(set(texts)) > 3 and all("star" in t for t in texts)
-    assert sampler.tokens(index).shape == (40, 16)
+    assert sampler.tokens(index).shape == (40, 12)
+
+
+def test_every_caption_fits_the_text_context() -> None:
+    """world-clip reads 12 tokens: the longest caption (with start and end) must fit whole."""
+    register_model_configs()
+    tokenizer = open_clip.get_tokenizer("world-clip")
+    prefixes = [*NEUTRAL_PREFIXES, *(w for words in STYLE_WORDS.values() for w in words)]
+    nouns = [f"{c} {k}" for c in COLOUR_NAMES for k in ALL_CLASSES] + list(ALL_CLASSES)
+    texts = [f"{p} {with_article(n)}".strip() for p in prefixes for n in nouns]
+    tokens = tokenizer(texts)
+    assert bool((tokens[:, -1] == 0).all()), "some caption fills the whole context"
+    assert tokens.shape[1] == 12
