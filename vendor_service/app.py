@@ -20,7 +20,7 @@ from vendor_service.api.errors import install_error_handlers
 from vendor_service.api.middleware import BodyLimit, RequestContext
 from vendor_service.api.routes import admin, embeddings, health, models, usage
 from vendor_service.engine.batcher import Batcher, BatchObserver, ModelHealth
-from vendor_service.engine.model import EmbeddingModel
+from vendor_service.engine.model import EmbeddingModel, ModelFactory
 from vendor_service.ledger import Ledger, run_reaper
 from vendor_service.metrics import VendorMetrics
 from vendor_service.rate_limits import KeyRateLimiter
@@ -28,8 +28,6 @@ from vendor_service.settings import Settings, load_settings
 from vendor_service.state import VendorState
 
 log = logging.getLogger(__name__)
-
-ModelFactory = Callable[[Settings], EmbeddingModel]
 
 
 def open_clip_factory(settings: Settings) -> EmbeddingModel:

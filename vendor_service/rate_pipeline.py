@@ -151,7 +151,9 @@ _NEEDED = {
 def window_pipeline(storage: RedisStorage, strategy: str) -> WindowPipeline | None:
     """The pipelined form of `strategy` on `storage`, or None where there is none."""
     bridge = getattr(storage, "bridge", None)
-    needed = (*_NEEDED.get(strategy, ("-",)), "prefixed_key", "get_connection")
+    if strategy not in _NEEDED:
+        return None
+    needed = (*_NEEDED[strategy], "prefixed_key", "get_connection")
     if bridge is None or not all(hasattr(bridge, name) for name in needed):
         return None
     if not hasattr(bridge.get_connection(), "pipeline"):

@@ -9,11 +9,14 @@ calls run in the batcher's single inference thread (or behind it, in a model pro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import torch
 from PIL import Image
+
+from vendor_service.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,7 @@ class EmbeddingModel(Protocol):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """N strings -> (N, D) L2-normalised float32 on CPU."""
         ...
+
+
+# Builds the model from settings: in the server, or in a model process (ProcessModel).
+ModelFactory = Callable[[Settings], EmbeddingModel]

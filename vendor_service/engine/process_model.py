@@ -24,12 +24,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vendor_service.engine.model import EmbeddingModel, ModelInfo
+from vendor_service.engine.model import ModelFactory, ModelInfo
 from vendor_service.settings import Settings
 
 log = logging.getLogger(__name__)
-
-ModelFactory = Callable[[Settings], EmbeddingModel]
 
 
 class ModelProcessError(RuntimeError):
