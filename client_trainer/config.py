@@ -187,6 +187,11 @@ class TrainConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto", description="auto = CUDA when present."
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto",
+        description="Training forward precision: auto = bf16 autocast on CUDA and on CPUs"
+        " with native bfloat16, else fp32; weights and evaluation stay fp32.",
+    )
     threads: int | None = Field(
         default=1,
         ge=1,

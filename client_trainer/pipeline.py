@@ -25,6 +25,7 @@ from client_trainer.train.batches import TrainTargets
 from client_trainer.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from client_trainer.train.device import pick_device, seed_everything, set_threads
 from client_trainer.train.evaluate import accuracy, eval_features
+from client_trainer.train.precision import resolve_precision
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ def _metrics(
         "seed": config.train.seed,
         "student": config.student.name,
         "targets": config.teacher.targets,
+        "precision": resolve_precision(config.train.precision, pick_device(config.train.device)),
         "id_acc": outcome.id_acc,
         "ood_acc": outcome.ood_acc,
         "image_queries": spend.images,
@@ -115,13 +117,15 @@ def _run_method(
         else TeacherBundle(None, TrainTargets("none"))
     )
     seed_everything(config.train.seed)
+    device = pick_device(config.train.device)
     inputs = MethodInputs(
         task,
         bundle,
         config,
-        pick_device(config.train.device),
+        device,
         lambda: create_student(config.student, config.data.image_size),
         progress.step,
+        resolve_precision(config.train.precision, device),
     )
     return method.run(inputs), bundle
 

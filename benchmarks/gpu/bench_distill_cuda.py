@@ -3,7 +3,7 @@
 Times, on the same device, alternated round by round:
   bare       forward + ADiP loss + backward + Adam over the backbone (head frozen), batches
              pre-drawn and already on the device, under the client's AMP (bf16 autocast on CUDA,
-             the same `_autocast` the loop uses); no per-step host sync
+             the same `autocast` the loop uses); no per-step host sync
   loop       the client's real `run_stage` distill stage with a real `BatchSource` (seeded draw,
              CPU batched augmentation, host->device copy, `float(loss)` each step), no holdout
   loop+eval  the same with the source holdout evaluated every --eval-every steps
@@ -34,8 +34,9 @@ import bench_distill as bd  # noqa: E402
 from client_trainer.data.splits import load_task  # noqa: E402
 from client_trainer.methods.vl2v_adip import adip_loss, adip_stages  # noqa: E402
 from client_trainer.train.batches import BatchSource  # noqa: E402
-from client_trainer.train.loop import _autocast, run_stage, set_trainable  # noqa: E402
+from client_trainer.train.loop import run_stage, set_trainable  # noqa: E402
 from client_trainer.train.model import build_student_model  # noqa: E402
+from client_trainer.train.precision import autocast  # noqa: E402
 
 
 def sync(dev: torch.device) -> None:
@@ -62,7 +63,7 @@ class Bare:
         self.model.train()
         for step in range(steps):
             images, labels, teacher = self.batches[step % len(self.batches)]
-            with _autocast(self.dev):
+            with autocast(self.dev, "bf16" if self.dev.type == "cuda" else "fp32"):
                 features = self.model.features(images)
                 loss = adip_loss(
                     self.model.head(features.float()), teacher, self.text[labels], self.lmd

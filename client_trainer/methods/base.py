@@ -46,6 +46,7 @@ class MethodInputs:
     device: torch.device
     make_backbone: Callable[[], nn.Module]
     progress: Progress | None = None
+    precision: str = "fp32"  # resolved training precision: fp32 or bf16 (train.precision)
 
 
 @dataclass
@@ -108,6 +109,7 @@ def train_stages(
             swad,
             inputs.progress,
             cfg.weight_decay,
+            inputs.precision,
         )
         for s in stages
     ]

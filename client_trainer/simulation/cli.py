@@ -22,6 +22,12 @@ Artifacts = Annotated[
 ]
 Seeds = Annotated[int, typer.Option(help="Number of seeds (0, 1, ...) of the method table.")]
 Profile = Annotated[str, typer.Option(help="World size: full (the demo's) or micro (tests).")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        min=0, help="Client runs side by side in worker processes; 0 = one per core (1 on CUDA)."
+    ),
+]
 
 
 def _guarded(run: Callable[[], object]) -> None:
@@ -52,12 +58,13 @@ def demo(
     seeds: Seeds = 1,
     sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Run the budget sweep.")] = True,
     profile: Profile = "full",
+    workers: Workers = 0,
 ) -> None:
     """The whole simulation: world, vendor, every method on every held-out domain, the
     query-budget sweep, and runs/demo/report.md + summary.json + plots. Uses VENDOR_URL,
     VENDOR_API_KEY / VENDOR_ADMIN_TOKEN and REDIS_URL when set, else starts everything locally."""
     session = _session(out, artifacts, "demo", profile)
-    config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep)
+    config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep, workers=workers)
     _guarded(lambda: run_demo(config))
 
 
@@ -66,11 +73,12 @@ def table(
     artifacts: Artifacts = None,
     seeds: Seeds = 5,
     profile: Profile = "full",
+    workers: Workers = 0,
 ) -> None:
     """The offline world's full table: every method, leave-one-domain-out over all domains,
     several seeds (mean ± std), without the budget sweep."""
     session = _session(out, artifacts, "table", profile)
-    config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=False)
+    config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=False, workers=workers)
     _guarded(lambda: run_demo(config))
 
 
@@ -89,6 +97,7 @@ def sweep_budget(
     ),
     seed: Annotated[int, typer.Option(help="Seed of the sweep.")] = 0,
     profile: Profile = "full",
+    workers: Workers = 0,
 ) -> None:
     """Accuracy against images bought, per selection strategy and target policy."""
     from client_trainer.simulation.sweep import run_sweep_command
@@ -100,7 +109,8 @@ def sweep_budget(
         tuple(p for p in policies.split(",") if p),
         seed,
     )
-    _guarded(lambda: run_sweep_command(_session(out, artifacts, "sweep", profile), plan))
+    session = _session(out, artifacts, "sweep", profile)
+    _guarded(lambda: run_sweep_command(session, plan, workers))
 
 
 def pretrain_student_command(artifacts: Artifacts = None, profile: Profile = "full") -> None:

@@ -11,15 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from client_trainer.config import RunConfig
-from client_trainer.pipeline import train_run
 from client_trainer.report import ResultRow, SweepRow
+from client_trainer.simulation.runner import RunSpec, run_specs
 from client_trainer.simulation.session import Prices
 
 Announce = Callable[[str], None]  # one line per run, so progress is visible between bars
-
-
-def _run(base: RunConfig, overrides: dict[str, Any]) -> dict[str, Any]:
-    return train_run(base.with_overrides(overrides)).metrics
 
 
 def _queries(metrics: dict[str, Any]) -> tuple[int, int]:
@@ -38,33 +34,35 @@ def run_table(
     announce: Announce,
     prices: Prices,
     tag: str = "",
+    workers: int = 1,
 ) -> list[ResultRow]:
     """Every method on every held-out domain and seed (leave-one-domain-out).
 
     Queries and cost are what the run used, whether bought now or read from the cache that an
     earlier run filled: what the method costs on its own, at the vendor's list prices. `tag`
-    prefixes run names, so each session keeps its own spend records.
+    prefixes run names, so each session keeps its own spend records. `workers` > 1 runs the
+    runs side by side in processes (the rows are the same, in the same order).
     """
+    points = [(seed, domain, method) for seed in seeds for domain in domains for method in methods]
+    specs = [
+        RunSpec(
+            f"{method} | held-out {domain} | seed {seed}",
+            {
+                "data.test_domain": domain,
+                "train.method": method,
+                "train.seed": seed,
+                "output.run_name": f"{tag}table-{domain}-{method}-s{seed}",
+            },
+        )
+        for seed, domain, method in points
+    ]
     rows = []
-    for seed in seeds:
-        for domain in domains:
-            for method in methods:
-                announce(f"{method} | held-out {domain} | seed {seed}")
-                m = _run(
-                    base,
-                    {
-                        "data.test_domain": domain,
-                        "train.method": method,
-                        "train.seed": seed,
-                        "output.run_name": f"{tag}table-{domain}-{method}-s{seed}",
-                    },
-                )
-                images, texts = _queries(m)
-                cost = prices.cost(images, texts)
-                row = ResultRow(
-                    method, domain, seed, m["id_acc"], m["ood_acc"], images, texts, cost
-                )
-                rows.append(row)
+    for (seed, domain, method), m in zip(
+        points, run_specs(base, specs, announce, workers), strict=True
+    ):
+        images, texts = _queries(m)
+        cost = prices.cost(images, texts)
+        rows.append(ResultRow(method, domain, seed, m["id_acc"], m["ood_acc"], images, texts, cost))
     return rows
 
 
@@ -78,7 +76,7 @@ class SweepPlan:
 
 
 def run_sweep(
-    base: RunConfig, plan: SweepPlan, announce: Announce, tag: str = ""
+    base: RunConfig, plan: SweepPlan, announce: Announce, tag: str = "", workers: int = 1
 ) -> list[SweepRow]:
     """VL2V-ADiP at each budget for each selection strategy, then each target policy.
 
@@ -87,26 +85,29 @@ def run_sweep(
     """
     common = {"data.test_domain": plan.test_domain, "train.method": "vl2v-adip",
               "train.seed": plan.seed}  # fmt: skip
-    announce(f"sweep: every image bought | held-out {plan.test_domain}")
-    full = _run(base, {**common, "output.run_name": f"{tag}sweep-{plan.test_domain}-full"})
-    rows = [_sweep_row(s, 1.0, full, plan) for s in plan.strategies]
-    rows.append(_sweep_row("policy:clean", 1.0, full, plan))
+    name = f"{tag}sweep-{plan.test_domain}"
+    specs = [RunSpec(f"sweep: every image bought | held-out {plan.test_domain}",
+                     {**common, "output.run_name": f"{name}-full"})]  # fmt: skip
+    points: list[tuple[str, float]] = []
     for strategy in plan.strategies:
         for fraction in (f for f in plan.fractions if f < 1.0):
-            announce(f"sweep: {strategy} {fraction:.0%} | held-out {plan.test_domain}")
+            points.append((strategy, fraction))
             overrides = {
                 "teacher.image_fraction": fraction,
                 "teacher.selection": strategy,
-                "output.run_name": f"{tag}sweep-{plan.test_domain}-{strategy}-{fraction}",
+                "output.run_name": f"{name}-{strategy}-{fraction}",
             }
-            rows.append(_sweep_row(strategy, fraction, _run(base, {**common, **overrides}), plan))
+            label = f"sweep: {strategy} {fraction:.0%} | held-out {plan.test_domain}"
+            specs.append(RunSpec(label, {**common, **overrides}))
     for policy in plan.policies:
-        announce(f"sweep: targets {policy} | held-out {plan.test_domain}")
-        overrides = {
-            "teacher.targets": policy,
-            "output.run_name": f"{tag}sweep-{plan.test_domain}-{policy}",
-        }
-        rows.append(_sweep_row(f"policy:{policy}", 1.0, _run(base, {**common, **overrides}), plan))
+        points.append((f"policy:{policy}", 1.0))
+        overrides = {"teacher.targets": policy, "output.run_name": f"{name}-{policy}"}
+        label = f"sweep: targets {policy} | held-out {plan.test_domain}"
+        specs.append(RunSpec(label, {**common, **overrides}))
+    full, *others = run_specs(base, specs, announce, workers)
+    rows = [_sweep_row(s, 1.0, full, plan) for s in plan.strategies]
+    rows.append(_sweep_row("policy:clean", 1.0, full, plan))
+    rows += [_sweep_row(s, f, m, plan) for (s, f), m in zip(points, others, strict=True)]
     return rows
 
 

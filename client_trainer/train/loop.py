@@ -9,7 +9,6 @@ weight average of the later steps.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -23,6 +22,7 @@ from client_trainer.data.images import ImageSet
 from client_trainer.train.batches import BatchSource, StepBatch
 from client_trainer.train.evaluate import Logits, accuracy, eval_features
 from client_trainer.train.model import StudentModel
+from client_trainer.train.precision import autocast, prepare_for_training
 from client_trainer.train.swad import WeightAverager
 
 StageLoss = Callable[[StudentModel, StepBatch, torch.Tensor], torch.Tensor]  # (model, batch, f)
@@ -72,12 +72,6 @@ def param_groups(model: StudentModel, stage: Stage) -> list[dict[str, Any]]:
     return groups
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 class _HoldoutScorer:
     """Holdout accuracy; features cached for the stage when the backbone is frozen."""
 
@@ -121,18 +115,19 @@ def _frozen_features(model: StudentModel, stage: Stage, source: BatchSource) -> 
 
 
 def _steps(
-    model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float
+    model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float, precision: str
 ) -> Iterator[tuple[int, torch.Tensor]]:
+    device = next(model.parameters()).device
+    prepare_for_training(model, device, precision)  # before the optimiser takes the params
     set_trainable(model, stage.train_backbone, stage.train_head)
     optimiser = torch.optim.Adam(param_groups(model, stage), lr=stage.lr, weight_decay=weight_decay)
-    device = next(model.parameters()).device
     cached = _frozen_features(model, stage, source)
     for step in range(1, stage.steps + 1):
         model.train()
         if not stage.train_backbone:
             model.backbone.eval()
         batch = source.next()
-        with _autocast(device):
+        with autocast(device, precision):
             if cached is not None and batch.view_ids is not None:
                 features = cached[batch.view_ids.to(device)]
             elif stage.train_backbone:
@@ -156,8 +151,11 @@ def run_stage(
     swad_start: float | None = None,
     progress: Progress | None = None,
     weight_decay: float = 0.0,
+    precision: str = "fp32",
 ) -> StageReport:
-    """Train one stage, then leave `model` holding the selected weights."""
+    """Train one stage, then leave `model` holding the selected weights.
+
+    `precision` is a resolved one ("fp32" or "bf16", client_trainer.train.precision)."""
     started = time.perf_counter()
     device = next(model.parameters()).device
     score = _HoldoutScorer(model, holdout, stage, device)
@@ -165,7 +163,7 @@ def run_stage(
     best_acc, best_state, best_step = score(), copy.deepcopy(model.state_dict()), 0
     report = StageReport(stage.name, stage.steps, "initial", best_acc, [(0, best_acc)])
     loss = math.nan
-    for step, loss_tensor in _steps(model, stage, source, weight_decay):
+    for step, loss_tensor in _steps(model, stage, source, weight_decay, precision):
         if step % LOSS_EVERY == 0 or step == stage.steps:  # a host sync: not every step
             loss = float(loss_tensor)
         report.last_loss = loss

@@ -11,12 +11,12 @@ from contextlib import AbstractContextManager
 
 import torch
 
+from shared.cpu import native_bf16
+
 
 def native_cpu_precision() -> str:
     """ "bf16" when this CPU computes bfloat16 natively, else "fp32"."""
-    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    return "bf16" if native or amx else "fp32"
+    return "bf16" if native_bf16() else "fp32"
 
 
 def autocast(precision: str) -> AbstractContextManager[object]:
