@@ -66,7 +66,8 @@ async def request_parts(redis_url: str, model: str) -> dict[str, float]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         state = app.state.vendor
-        state.ledger.authenticate = timed("authenticate", state.ledger.authenticate)
+        ledger = state.ledger
+        ledger.authenticate_standing = timed("authenticate", ledger.authenticate_standing)
         state.rate_limiter.hit = timed("rate limits", state.rate_limiter.hit)
         state.ledger.reserve = timed("reserve", state.ledger.reserve)
         state.text_batcher.submit = timed("batcher (wait + forward)", state.text_batcher.submit)

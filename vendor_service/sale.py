@@ -17,7 +17,7 @@ import numpy as np
 from shared.hashing import request_fingerprint
 from shared.schemas import EmbeddingRequest, Modality
 from vendor_service.intake import check_request, decode_images_off_loop
-from vendor_service.ledger import Replay, Reservation
+from vendor_service.ledger import Replay, Reservation, Standing
 from vendor_service.rate_limits import RateState
 from vendor_service.render import join, render_split
 from vendor_service.state import VendorState
@@ -32,16 +32,16 @@ class Sale:
 
 
 async def sell_embeddings(
-    state: VendorState, key_id: str, request: EmbeddingRequest, idempotency_key: str | None
+    state: VendorState, caller: Standing, request: EmbeddingRequest, idempotency_key: str | None
 ) -> Sale:
-    settings = state.settings
+    settings, key_id = state.settings, caller.key_id
     inputs = check_request(request, settings, state.model.info)
     is_image = request.modality is Modality.IMAGE
     images, texts = (len(inputs), 0) if is_image else (0, len(inputs))
     cost = images * settings.price_per_image + texts * settings.price_per_text
     prepared: Sequence[object] = inputs
     if is_image and not settings.unmetered:  # decoding is costly: no free work for a 402
-        await state.ledger.precheck(key_id, cost, idempotency_key)
+        await state.ledger.precheck(key_id, cost, idempotency_key, seen=caller)
     if is_image:  # the rate-limit round trips overlap with decoding in the decode pool
         rate, prepared = await _rate_limit_while_decoding(state, key_id, inputs)
     else:

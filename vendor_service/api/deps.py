@@ -7,7 +7,6 @@ dependency in a worker thread, a thread hop per dependency per request.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -16,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from shared import headers as h
 from shared.errors import ErrorCode
 from vendor_service.errors import AuthError, RequestRejected, Unavailable
-from vendor_service.ledger import Ledger
+from vendor_service.ledger import Ledger, Standing
 from vendor_service.ledger.api_keys import parse_api_key
 from vendor_service.state import VendorState
 
@@ -41,18 +40,14 @@ async def get_ledger(state: State) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
 
-@dataclass(frozen=True)
-class AuthenticatedKey:
-    key_id: str
-
-
-async def authenticate_caller(credentials: Credentials, ledger: LedgerDep) -> AuthenticatedKey:
+async def authenticate_caller(credentials: Credentials, ledger: LedgerDep) -> Standing:
+    """The caller's key, and the credits it had free, read in the same round trip."""
     if credentials is None or not credentials.credentials:
         raise AuthError(ErrorCode.MISSING_API_KEY, "missing API key (Authorization: Bearer vk-...)")
-    return AuthenticatedKey(await ledger.authenticate(credentials.credentials))
+    return await ledger.authenticate_standing(credentials.credentials)
 
 
-Caller = Annotated[AuthenticatedKey, Depends(authenticate_caller)]
+Caller = Annotated[Standing, Depends(authenticate_caller)]
 
 
 async def require_admin(credentials: Credentials, state: State) -> None:

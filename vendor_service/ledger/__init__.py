@@ -1,7 +1,7 @@
 """The money: API keys, budgets and the reserve / commit / refund protocol, all in Redis."""
 
 from vendor_service.ledger.api_keys import ApiKey, hash_secret, mint_api_key, parse_api_key
-from vendor_service.ledger.ledger import Ledger, Replay, Reservation
+from vendor_service.ledger.ledger import Ledger, Replay, Reservation, Standing
 from vendor_service.ledger.reaper import run_reaper
 
 __all__ = [
@@ -9,6 +9,7 @@ __all__ = [
     "Ledger",
     "Replay",
     "Reservation",
+    "Standing",
     "hash_secret",
     "mint_api_key",
     "parse_api_key",

@@ -24,6 +24,15 @@ from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
 _SCRIPTS = ("reserve", "commit", "refund", "reap", "topup")
+_AVAILABLE = ("budget", "spent", "reserved")  # available = budget - spent - reserved
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An authenticated key and the credits it had free (remaining - reserved) when read."""
+
+    key_id: str
+    available: int
 
 
 @dataclass(frozen=True)
@@ -124,30 +133,40 @@ class Ledger:
     # --- callers ------------------------------------------------------------------------------
     async def authenticate(self, token: str) -> str:
         """API key -> key_id, or AuthError (401). Compares the secret in constant time."""
+        return (await self.authenticate_standing(token)).key_id
+
+    async def authenticate_standing(self, token: str) -> Standing:
+        """Authenticate, and read what the key can afford in the same round trip."""
         key = parse_api_key(token)
         if key is None:
             raise AuthError(ErrorCode.INVALID_API_KEY, "invalid API key")
-        stored, revoked = await self.client.hmget(
-            self.key_hash(key.key_id), ["secret_hash", "revoked"]
+        stored, revoked, *counts = await self.client.hmget(
+            self.key_hash(key.key_id), ["secret_hash", "revoked", *_AVAILABLE]
         )
         if stored is None or not secret_matches(key.secret, _text(stored), self.pepper):
             raise AuthError(ErrorCode.INVALID_API_KEY, "invalid API key")
         if revoked == b"1":
             raise AuthError(ErrorCode.REVOKED_API_KEY, "this API key has been revoked")
-        return key.key_id
+        return Standing(key.key_id, _available(counts))
 
-    async def precheck(self, key_id: str, cost: int, idempotency_key: str | None) -> None:
-        """An early 402 in one round trip, so an unfunded key cannot make us decode for free.
+    async def precheck(
+        self, key_id: str, cost: int, idempotency_key: str | None, seen: Standing | None = None
+    ) -> None:
+        """An early 402, so an unfunded key cannot make us decode for free.
 
-        Advisory only: reserve.lua stays the authority (budgets may move in between). A
-        request whose Idempotency-Key already has a record passes: it may be a free replay.
+        Advisory only: reserve.lua stays the authority (budgets may move in between). `seen`,
+        read at authentication a moment ago, passes an affordable request without a round
+        trip; otherwise one round trip reads the key again. A request whose Idempotency-Key
+        already has a record passes: it may be a free replay.
         """
+        if seen is not None and seen.key_id == key_id and seen.available >= cost:
+            return
         pipe = self.client.pipeline(transaction=False)
-        pipe.hmget(self.key_hash(key_id), ["budget", "spent", "reserved"])
+        pipe.hmget(self.key_hash(key_id), list(_AVAILABLE))
         if idempotency_key:
             pipe.exists(self.idempotency_hash(key_id, idempotency_key))
         counts, *known = await pipe.execute()
-        available = sum(sign * int(v or 0) for sign, v in zip((1, -1, -1), counts, strict=True))
+        available = _available(counts)
         if available < cost and not any(known):
             raise BudgetError(
                 ErrorCode.INSUFFICIENT_BUDGET,
@@ -245,6 +264,11 @@ def _reserve_error(status: str, cost: int, reply: list[Any]) -> Exception:
             f"this request costs {cost} credits but only {int(reply[1])} are available",
         )
     return RuntimeError(f"unexpected ledger reply {status!r}")
+
+
+def _available(counts: list[Any]) -> int:
+    budget, spent, reserved = (int(v or 0) for v in counts)
+    return budget - spent - reserved
 
 
 def _text(value: bytes | str) -> str:

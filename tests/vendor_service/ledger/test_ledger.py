@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
-from vendor_service.ledger import Ledger, Replay, Reservation
+from vendor_service.ledger import Ledger, Replay, Reservation, Standing
 
 
 @pytest.fixture
@@ -81,6 +81,47 @@ async def test_authenticate_compares_the_secret(ledger: Ledger) -> None:
         await ledger.authenticate(key.api_key[:-1] + ("A" if key.api_key[-1] != "A" else "B"))
     stored = await ledger.client.hget(ledger.key_hash(key.key_id), "secret_hash")
     assert stored is not None and key.api_key.split("-", 2)[2].encode() not in stored
+
+
+async def test_authentication_reads_what_the_key_has_free(ledger: Ledger) -> None:
+    key = await ledger.create_key("a", 100)
+    held = await ledger.reserve(key.key_id, 30, images=3, texts=0)
+    assert isinstance(held, Reservation)
+    await ledger.commit(held, b"", b"")
+    assert isinstance(await ledger.reserve(key.key_id, 20, images=2, texts=0), Reservation)
+    assert await ledger.authenticate_standing(key.api_key) == Standing(key.key_id, 50)
+
+
+class _NoRoundTrips:
+    """A Redis client that fails any call: proves a code path never reached Redis."""
+
+    def register_script(self, script: str) -> None:
+        return None
+
+    def pipeline(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("precheck made a round trip")
+
+
+async def test_precheck_passes_an_affordable_request_without_a_round_trip(
+    ledger: Ledger,
+) -> None:
+    key = await ledger.create_key("a", 100)
+    seen = await ledger.authenticate_standing(key.api_key)
+    offline = Ledger(_NoRoundTrips(), ledger.prefix)  # type: ignore[arg-type]
+    await offline.precheck(key.key_id, 100, None, seen=seen)
+    with pytest.raises(AssertionError, match="round trip"):
+        await offline.precheck(key.key_id, 101, None, seen=seen)  # unaffordable: reads again
+
+
+async def test_precheck_reads_again_when_what_it_saw_was_not_enough(ledger: Ledger) -> None:
+    key = await ledger.create_key("a", 10)
+    seen = await ledger.authenticate_standing(key.api_key)
+    with pytest.raises(BudgetError) as refused:
+        await ledger.precheck(key.key_id, 30, None, seen=seen)
+    assert refused.value.code == "insufficient_budget"
+    await ledger.topup(key.key_id, 20)  # funds arrived after authentication: not refused
+    await ledger.precheck(key.key_id, 30, None, seen=seen)
+    assert await books(ledger, key.key_id) == (30, 0, 0, 30)  # a precheck holds nothing
 
 
 async def test_idempotency_replay_in_progress_and_reuse(ledger: Ledger) -> None:

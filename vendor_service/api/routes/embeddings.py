@@ -16,7 +16,7 @@ router = APIRouter(tags=["embeddings"])
 async def create_embeddings(
     body: EmbeddingRequest, caller: Caller, state: State, idempotency_key: IdempotencyKey
 ) -> Response:
-    sale = await sell_embeddings(state, caller.key_id, body, idempotency_key)
+    sale = await sell_embeddings(state, caller, body, idempotency_key)
     headers = sale.rate.headers() if sale.rate else {}
     if sale.budget_remaining is not None:
         headers[h.BUDGET_REMAINING] = str(sale.budget_remaining)
