@@ -75,6 +75,10 @@ Swad = Annotated[bool | None, typer.Option("--swad/--no-swad", help="SWAD weight
 Seed = Annotated[int | None, typer.Option(help="Seed of everything.")]
 Threads = Annotated[int | None, typer.Option(help="torch CPU threads (default 1).")]
 Device = Annotated[str | None, typer.Option(help="auto, cpu or cuda.")]
+Precision = Annotated[
+    str | None,
+    typer.Option(help="Training forward: auto (bf16 where the hardware computes it), fp32, bf16."),
+]
 OutDir = Annotated[Path | None, typer.Option(help="Parent folder of run directories.")]
 RunName = Annotated[str | None, typer.Option(help="Run directory and spend-record name.")]
 Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
@@ -222,6 +226,7 @@ def train(
     swad: Swad = None,
     seed: Seed = None,
     device: Device = None,
+    precision: Precision = None,
     threads: Threads = None,
     out_dir: OutDir = None,
     run_name: RunName = None,
@@ -261,6 +266,7 @@ def train(
         "train.swad": swad,
         "train.seed": seed,
         "train.device": device,
+        "train.precision": precision,
         "train.threads": threads,
         "output.out_dir": out_dir,
         "output.run_name": run_name,

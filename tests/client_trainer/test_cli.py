@@ -170,3 +170,6 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert "no data set folder" in result.output
     unknown = CliRunner().invoke(app, ["train", "--method", "magic", "--quiet"])
     assert unknown.exit_code == 2
+    precision = CliRunner().invoke(app, ["train", "--precision", "fp8", "--quiet"])
+    assert precision.exit_code == 2
+    assert "precision" in precision.output
