@@ -92,7 +92,11 @@ class WorldConvNet(nn.Module):
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
 
-def _build(widths: tuple[int, ...], depth: int, kwargs: dict[str, Any]) -> WorldConvNet:
+def _build(
+    name: str, widths: tuple[int, ...], depth: int, pretrained: bool, kwargs: dict[str, Any]
+) -> WorldConvNet:
+    if pretrained:
+        raise ValueError(f"{name} has no downloadable weights; pretrain it with pretrain_student")
     for unused in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
         kwargs.pop(unused, None)
     return WorldConvNet(widths=widths, depth=depth, **kwargs)
@@ -101,18 +105,16 @@ def _build(widths: tuple[int, ...], depth: int, kwargs: dict[str, Any]) -> World
 @register_model
 def world_convnet_s(pretrained: bool = False, **kwargs: Any) -> WorldConvNet:
     """1.2 M parameters, 256 features: the world's default student."""
-    if pretrained:
-        raise ValueError(
-            "world_convnet_s has no downloadable weights; pretrain it with pretrain_student"
-        )
-    return _build((32, 64, 128, 256), 1, kwargs)
+    return _build("world_convnet_s", (32, 64, 128, 256), 1, pretrained, kwargs)
+
+
+@register_model
+def world_convnet_m(pretrained: bool = False, **kwargs: Any) -> WorldConvNet:
+    """6.3 M parameters, 384 features, two blocks per stage: a larger student, for research."""
+    return _build("world_convnet_m", (48, 96, 192, 384), 2, pretrained, kwargs)
 
 
 @register_model
 def world_convnet_xs(pretrained: bool = False, **kwargs: Any) -> WorldConvNet:
     """50 k parameters, 64 features: for tests."""
-    if pretrained:
-        raise ValueError(
-            "world_convnet_xs has no downloadable weights; pretrain it with pretrain_student"
-        )
-    return _build((8, 16, 32, 64), 1, kwargs)
+    return _build("world_convnet_xs", (8, 16, 32, 64), 1, pretrained, kwargs)
