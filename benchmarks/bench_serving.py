@@ -108,6 +108,8 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     server_cpu: float = 0.0  # CPU seconds the server process used during the phase
+    loadgen_cpu: float = 0.0  # CPU seconds of this process (the load generator)
+    redis_cpu: float = 0.0  # CPU seconds of the Redis server (INFO cpu), when it reports them
 
     @property
     def errors(self) -> int:
@@ -161,6 +163,7 @@ class Server:
     api_key: str
     model_id: str
     pid: int
+    redis_url: str
 
 
 @contextmanager
@@ -199,7 +202,7 @@ def serve(model: str, threads: int, redis_url: str, **env: str) -> Iterator[Serv
             f"{base}/v1/admin/keys", json={"name": "bench", "budget": 10**13}, headers=admin
         ).json()
         model_id = httpx.get(f"{base}/v1/models").json()["data"][0]["id"]
-        yield Server(base, key["api_key"], model_id, process.pid)
+        yield Server(base, key["api_key"], model_id, process.pid, redis_url)
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -321,12 +324,39 @@ def process_cpu_seconds(pid: int) -> float:
     return own + sum(process_cpu_seconds(int(child)) for child in children)
 
 
+def redis_cpu_seconds(redis_url: str) -> float:
+    """used_cpu_user + used_cpu_sys of the Redis server, from INFO cpu."""
+    info = __import__("redis").Redis.from_url(redis_url).info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def cpu_seconds(server: Server) -> tuple[float, float, float]:
+    """CPU seconds so far of the server (with its model process), this process, and Redis."""
+    return process_cpu_seconds(server.pid), own_cpu_seconds(), redis_cpu_seconds(server.redis_url)
+
+
 def measure(
     server: Server, bodies: list[bytes], per: int, clients: int, seconds: float
 ) -> LoadResult:
-    cpu_before = process_cpu_seconds(server.pid)
+    before = (
+        process_cpu_seconds(server.pid),
+        own_cpu_seconds(),
+        redis_cpu_seconds(server.redis_url),
+    )
     result = asyncio.run(drive(server.base, server.api_key, bodies, per, clients, seconds))
-    result.server_cpu = process_cpu_seconds(server.pid) - cpu_before
+    after = (
+        process_cpu_seconds(server.pid),
+        own_cpu_seconds(),
+        redis_cpu_seconds(server.redis_url),
+    )
+    result.server_cpu, result.loadgen_cpu, result.redis_cpu = (
+        b - a for a, b in zip(before, after, strict=True)
+    )
     return result
 
 
@@ -334,12 +364,17 @@ Row = tuple[str, LoadResult]
 
 
 def print_table(rows: list[Row], raw: float) -> None:
+    """Per phase: throughput, latency, and CPU ms per image of the server, the load generator
+    and Redis, and how busy they kept the machine's cores between them."""
     print(f"\n{'phase':48s} {'img/s':>6s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "
-          f"{'srv CPU ms/img':>14s}  statuses")  # fmt: skip
+          f"{'CPU ms/img: srv':>15s} {'gen':>5s} {'redis':>5s} {'busy':>5s}  statuses")  # fmt: skip
+    cores = os.cpu_count() or 1
     for label, r in rows:
-        cpu_per_item = 1000 * r.server_cpu / max(1, r.items)
+        per = [1000 * cpu / max(1, r.items) for cpu in (r.server_cpu, r.loadgen_cpu, r.redis_cpu)]
+        busy = (r.server_cpu + r.loadgen_cpu + r.redis_cpu) / (cores * r.seconds)
         print(f"{label:48s} {r.rate():6.0f} {r.rate() / raw:6.2f} {r.pct(0.5):7.2f} "
-              f"{r.pct(0.99):7.2f} {cpu_per_item:14.2f}  {dict(r.statuses)}")  # fmt: skip
+              f"{r.pct(0.99):7.2f} {per[0]:15.2f} {per[1]:5.2f} {per[2]:5.2f} {busy:5.0%}"
+              f"  {dict(r.statuses)}")  # fmt: skip
 
 
 def model_image_size(model: str) -> int:
