@@ -1,19 +1,22 @@
 """Serving benchmark of the vendor (not a test): raw model throughput vs served throughput.
 
 In one run on one machine:
-  raw    encode_images images/s of the model itself (batches of 32, same torch threads)
+  raw    encode_images images/s of the model itself (batches of 32, same torch threads); for
+         the workers design, N such model processes at once (each worker has its own model)
   (a)    served images/s with 32-image requests from 4 and from 8 concurrent clients
   (b)    served images/s with one-image requests from 32 and from 64 concurrent clients
   lat    p50/p99 of one-image requests from one client, metered vs unmetered (VENDOR_UNMETERED)
   parts  where one request's time goes (JSON, base64, PNG decode, preprocessing, Redis)
 
     PYTHONPATH=. python benchmarks/bench_serving.py [--model bench-clip-64] [--seconds 8]
-        [--inference thread|process|both]
+        [--modes thread,process,workers] [--workers N]
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams, in this
 process, on the same cores as the server: its CPU cost is part of what is measured.
-Every served phase runs against two servers in turn: forward passes in a thread of the server,
-and in a child process (VENDOR_INFERENCE_PROCESS=true), so the designs compare in one run.
+Every served phase runs against each server design in turn, so they compare in one run:
+`thread` (one process; forward passes in a thread of it), `process` (forward passes in a child
+process, VENDOR_INFERENCE_PROCESS=true) and `workers` (VENDOR_WORKERS=N HTTP worker processes,
+each with its own model; N = the core count unless --workers says otherwise).
 """
 
 from __future__ import annotations
@@ -166,6 +169,21 @@ class Server:
     redis_url: str
 
 
+def wait_until_ready(base: str, workers: int, seconds: float = 120) -> None:
+    """Until every worker is warmed up (/metrics vendor_ready_workers): load that starts while
+    only some listen pins its keep-alive connections to those."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            metrics = httpx.get(f"{base}/metrics", timeout=1).text
+            if f"vendor_ready_workers {float(workers)}" in metrics:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{base}: {workers} workers not ready after {seconds:.0f} s")
+
+
 @contextmanager
 def serve(model: str, threads: int, redis_url: str, **env: str) -> Iterator[Server]:
     """A vendor subprocess with a key of (nearly) unlimited budget."""
@@ -190,13 +208,7 @@ def serve(model: str, threads: int, redis_url: str, **env: str) -> Iterator[Serv
     process = subprocess.Popen(command, env=environment, cwd=REPO)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_ready(base, int(env.get("VENDOR_WORKERS", "1")))
         admin = {"Authorization": f"Bearer {ADMIN}"}
         key = httpx.post(
             f"{base}/v1/admin/keys", json={"name": "bench", "budget": 10**13}, headers=admin
@@ -363,16 +375,34 @@ def measure(
 Row = tuple[str, LoadResult]
 
 
-def print_table(rows: list[Row], raw: float) -> None:
-    """Per phase: throughput, latency, and CPU ms per image of the server, the load generator
-    and Redis, and how busy they kept the machine's cores between them."""
-    print(f"\n{'phase':48s} {'img/s':>6s} {'x raw':>6s} {'p50 ms':>7s} {'p99 ms':>7s} "
-          f"{'CPU ms/img: srv':>15s} {'gen':>5s} {'redis':>5s} {'busy':>5s}  statuses")  # fmt: skip
+def raw_in_processes(model_name: str, threads: int, processes: int, seconds: float) -> float:
+    """Summed raw images/s of `processes` model processes running at once: the forward
+    capacity a server with that many workers has (what its rows compare against)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        futures = [
+            pool.submit(raw_throughput, model_name, threads, seconds) for _ in range(processes)
+        ]
+        return sum(future.result() for future in futures)
+
+
+def print_table(rows: list[Row], raws: dict[str, float]) -> None:
+    """Per phase: throughput; its ratio to the raw rate of one model (`x raw`) and to the raw
+    forward capacity of the same design (`x cap`: `raws` by mode, one model for thread and
+    process, one per worker for workers); latency; and CPU ms per image of the server, the load
+    generator and Redis, and how busy they kept the machine's cores between them."""
+    print(f"\n{'phase':48s} {'img/s':>6s} {'x raw':>6s} {'x cap':>6s} {'p50 ms':>7s} "
+          f"{'p99 ms':>7s} {'CPU ms/img: srv':>15s} {'gen':>5s} {'redis':>5s} {'busy':>5s}"
+          "  statuses")  # fmt: skip
     cores = os.cpu_count() or 1
     for label, r in rows:
         per = [1000 * cpu / max(1, r.items) for cpu in (r.server_cpu, r.loadgen_cpu, r.redis_cpu)]
         busy = (r.server_cpu + r.loadgen_cpu + r.redis_cpu) / (cores * r.seconds)
-        print(f"{label:48s} {r.rate():6.0f} {r.rate() / raw:6.2f} {r.pct(0.5):7.2f} "
+        capacity = raws[label[1 : label.index("]")]]
+        print(f"{label:48s} {r.rate():6.0f} {r.rate() / raws['raw']:6.2f} "
+              f"{r.rate() / capacity:6.2f} {r.pct(0.5):7.2f} "
               f"{r.pct(0.99):7.2f} {per[0]:15.2f} {per[1]:5.2f} {per[2]:5.2f} {busy:5.0%}"
               f"  {dict(r.statuses)}")  # fmt: skip
 
@@ -402,9 +432,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (raw and served)")
     parser.add_argument("--seconds", type=float, default=8.0, help="per throughput phase")
     parser.add_argument(
-        "--inference", choices=("thread", "process", "both"), default="both",
-        help="forward passes in a thread of the server, in a child process, or both in turn",
+        "--modes", default="thread,process,workers",
+        help="server designs, in turn: thread, process (VENDOR_INFERENCE_PROCESS), workers",
     )  # fmt: skip
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="VENDOR_WORKERS of the workers mode")  # fmt: skip
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args()
     load = os.getloadavg()[0]
@@ -417,22 +449,33 @@ def main() -> None:
     images = [base64.b64encode(p).decode() for p in pngs]
     print(f"request images: {size}x{size} PNG, {statistics.mean(map(len, pngs)):.0f} bytes each")
 
-    modes = ("thread", "process") if args.inference == "both" else (args.inference,)
+    designs = {
+        "thread": {"VENDOR_INFERENCE_PROCESS": "false"},
+        "process": {"VENDOR_INFERENCE_PROCESS": "true"},
+        "workers": {"VENDOR_WORKERS": str(args.workers)},
+    }
+    modes = [mode for mode in args.modes.split(",") if mode]
+    if unknown := set(modes) - set(designs):
+        parser.error(f"unknown modes {sorted(unknown)}; known: {', '.join(designs)}")
     rows: list[Row] = []
     latency: list[tuple[str, LoadResult]] = []
     for mode in modes:
-        env = {"VENDOR_INFERENCE_PROCESS": str(mode == "process").lower()}
-        with serve(args.model, args.threads, args.redis_url, **env) as server:
-            rows += phases(server, images, args.seconds, mode)
-            latency.append((f"[{mode}] metered", measure(server, _one(server, images), 1, 1,
-                                                         args.seconds / 2)))  # fmt: skip
+        env = designs[mode]
         unmetered_env = {**env, "VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
-        with serve(args.model, args.threads, args.redis_url, **unmetered_env) as server:
-            one = _one(server, images)
+        with (
+            serve(args.model, args.threads, args.redis_url, **env) as metered,
+            serve(args.model, args.threads, args.redis_url, **unmetered_env) as unmetered,
+        ):
+            rows += phases(metered, images, args.seconds, mode)
             label = f"[{mode}] (b) 1-image, 32 clients, UNMETERED"
-            rows.append((label, measure(server, one, 1, 32, args.seconds)))
-            latency.append((f"[{mode}] unmetered", measure(server, one, 1, 1, args.seconds / 2)))
-    print_table(rows, raw)
+            rows.append((label, measure(unmetered, _one(unmetered, images), 1, 32, args.seconds)))
+            latency += alternate_latency(mode, metered, unmetered, images, args.seconds)
+    raws = {"raw": raw, **{mode: raw for mode in modes}}
+    if "workers" in modes:
+        raws["workers"] = raw_in_processes(args.model, args.threads, args.workers, seconds=5)
+        print(f"raw encode_images in {args.workers} processes at once: {raws['workers']:.0f} "
+              "images/s (what the workers rows compare against)")  # fmt: skip
+    print_table(rows, raws)
     print("\none-image latency, one client at a time:")
     for label, r in latency:
         print(f"  {label:22s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
@@ -445,6 +488,27 @@ def main() -> None:
     for part, micros in request_parts(pngs[0], size, args.redis_url).items():
         print(f"  {part:40s} {micros:8.0f}")
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
+
+
+def alternate_latency(
+    mode: str,
+    metered: Server,
+    unmetered: Server,
+    images: list[str],
+    seconds: float,
+    rounds: int = 6,
+) -> list[tuple[str, LoadResult]]:
+    """One-client latency of both servers (both running), in alternating short rounds, so
+    load that comes and goes hits both alike; the rounds' requests are pooled."""
+    pooled = {"metered": LoadResult(0.0), "unmetered": LoadResult(0.0)}
+    rounds = 6
+    for _ in range(rounds):
+        for name, server in (("metered", metered), ("unmetered", unmetered)):
+            result = measure(server, _one(server, images), 1, 1, seconds / rounds)
+            pooled[name].latencies += result.latencies
+            for status, count in result.statuses.items():
+                pooled[name].statuses[status] = pooled[name].statuses.get(status, 0) + count
+    return [(f"[{mode}] {name}", result) for name, result in pooled.items()]
 
 
 def _one(server: Server, images: list[str]) -> list[bytes]:

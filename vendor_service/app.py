@@ -180,10 +180,12 @@ async def warm_up(state: VendorState) -> None:
     await state.text_batcher.submit(["a warm-up text"])
     await state.image_batcher.submit([torch.zeros(3, size, size, dtype=torch.uint8)])
     state.warmed_up = True
+    state.metrics.ready.set(1)
     log.info("warm-up done; ready")
 
 
 async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
+    state.metrics.ready.set(0)
     await state.text_batcher.stop()
     await state.image_batcher.stop()
     state.executor.shutdown(wait=True)
@@ -193,4 +195,5 @@ async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
         close()
     await state.redis.aclose()
     await state.redis.connection_pool.disconnect()
+    state.metrics.close()
     endpoint.close()

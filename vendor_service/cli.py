@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-import sys
 from typing import Annotated
 
 import typer
@@ -27,21 +24,20 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the REST API with uvicorn."""
+    """Serve the REST API with uvicorn (VENDOR_WORKERS worker processes, default 1)."""
     import uvicorn
 
     from vendor_service.app import create_app
+    from vendor_service.workers import configure_process, default_torch_threads, run_workers
 
     settings = load_settings()
     check_weights(settings)
-    # The event loop, the inference thread and the decode threads share the GIL: a shorter
-    # switch interval (default 5 ms) keeps a busy thread from stalling the loop for long.
-    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     if settings.torch_threads == 0:
-        settings = settings.model_copy(update={"torch_threads": default_torch_threads()})
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+        threads = default_torch_threads(settings.workers)
+        settings = settings.model_copy(update={"torch_threads": threads})
+    configure_process(settings)
+    if settings.workers > 1:
+        raise typer.Exit(run_workers(settings, host, port))
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -66,12 +62,6 @@ def load_settings() -> Settings:
         reasons = "; ".join(str(error["msg"]) for error in exc.errors())
         typer.echo(f"invalid settings: {reasons}", err=True)
         raise typer.Exit(2) from exc
-
-
-def default_torch_threads() -> int:
-    """On CPU, leave one core to the event loop and decoding (OpenMP threads that compete
-    with them for cores spin at barriers and slow the forward down several times)."""
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def _print(model: object) -> None:

@@ -1,8 +1,18 @@
-"""Prometheus metrics of one app, on its own registry (several apps can share a process)."""
+"""Prometheus metrics of one app, on its own registry (several apps can share a process).
+
+With several HTTP worker processes (`VENDOR_WORKERS`), `serve` sets PROMETHEUS_MULTIPROC_DIR
+before the workers start: prometheus_client then keeps every worker's values in files there,
+and /metrics, whichever worker answers it, reports the sum over all of them.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -31,8 +41,13 @@ class VendorMetrics:
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.queue_depth = Gauge(
-            "vendor_queue_items", "Inputs waiting for a forward pass", ["modality"], registry=r
-        )
+            "vendor_queue_items", "Inputs waiting for a forward pass", ["modality"], registry=r,
+            multiprocess_mode="livesum",  # the queues of the live workers, added up
+        )  # fmt: skip
+        self.ready = Gauge(
+            "vendor_ready_workers", "Serving processes warmed up and ready", registry=r,
+            multiprocess_mode="livesum",  # with VENDOR_WORKERS: how many workers are ready
+        )  # fmt: skip
         self.spend = Counter("vendor_spend_credits", "Credits committed", registry=r)
         self.refunds = Counter(
             "vendor_refunds", "Reservations refunded, by reason", ["reason"], registry=r
@@ -40,4 +55,13 @@ class VendorMetrics:
         self.replays = Counter("vendor_idempotent_replays", "Stored responses replayed", registry=r)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not os.environ.get(MULTIPROC_ENV):
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)
+        return generate_latest(merged)
+
+    def close(self) -> None:
+        """This worker stops: its live gauges leave the sum (its counters stay counted)."""
+        if os.environ.get(MULTIPROC_ENV):
+            mark_process_dead(os.getpid())

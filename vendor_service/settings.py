@@ -56,10 +56,13 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # Numeric precision: auto (bf16/fp16 autocast on cuda, fp32 on cpu), fp32, fp16, bf16.
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
-    # torch intra-op threads; 0 = `serve` picks cores - 1 (in-process apps leave torch alone).
+    # torch intra-op threads; 0 = `serve` shares the cores out (cores - 1 with one worker;
+    # in-process apps leave torch alone).
     torch_threads: int = Field(default=0, ge=0)
     # Run forward passes in a child process (its own GIL) instead of a thread of the server.
     inference_process: bool = False
+    # HTTP worker processes of `serve` (each with its own event loop, GIL and model; one Redis).
+    workers: int = Field(default=1, ge=1, le=64)
 
     # --- dynamic batching -----------------------------------------------------------------
     # Most inputs in one forward pass.

@@ -44,11 +44,3 @@ def test_refuses_placeholder_admin_token(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["keys", "show", "x"], env={**env, "VENDOR_ADMIN_TOKEN": ""})
     assert result.exit_code == 2
     assert "VENDOR_ADMIN_TOKEN" in result.output
-
-
-def test_default_torch_threads_leaves_a_core() -> None:
-    import os
-
-    from vendor_service.cli import default_torch_threads
-
-    assert default_torch_threads() == max(1, (os.cpu_count() or 2) - 1)

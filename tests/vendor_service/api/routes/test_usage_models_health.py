@@ -41,6 +41,7 @@ async def test_health_metrics_and_docs(vendor_app: VendorApp) -> None:
         "vendor_queue_items",
         "vendor_inference_seconds_bucket",
         "vendor_request_seconds_bucket",
+        "vendor_ready_workers 1.0",
     ):
         assert needle in metrics
     schema = (await vendor_app.client.get("/openapi.json")).json()
