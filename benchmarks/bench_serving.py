@@ -10,6 +10,7 @@ In one run on one machine:
 
     PYTHONPATH=. python benchmarks/bench_serving.py [--model bench-clip-64] [--seconds 8]
         [--modes thread,process,workers] [--workers N]
+    (a mode may carry settings for an A/B in one run: --modes workers,workers+VENDOR_MAX_WAIT_MS=4)
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams, in this
 process, on the same cores as the server: its CPU cost is part of what is measured.
@@ -393,7 +394,7 @@ def print_table(rows: list[Row], raws: dict[str, float]) -> None:
     forward capacity of the same design (`x cap`: `raws` by mode, one model for thread and
     process, one per worker for workers); latency; and CPU ms per image of the server, the load
     generator and Redis, and how busy they kept the machine's cores between them."""
-    print(f"\n{'phase':48s} {'img/s':>6s} {'x raw':>6s} {'x cap':>6s} {'p50 ms':>7s} "
+    print(f"\n{'phase':64s} {'img/s':>6s} {'x raw':>6s} {'x cap':>6s} {'p50 ms':>7s} "
           f"{'p99 ms':>7s} {'CPU ms/img: srv':>15s} {'gen':>5s} {'redis':>5s} {'busy':>5s}"
           "  statuses")  # fmt: skip
     cores = os.cpu_count() or 1
@@ -401,7 +402,7 @@ def print_table(rows: list[Row], raws: dict[str, float]) -> None:
         per = [1000 * cpu / max(1, r.items) for cpu in (r.server_cpu, r.loadgen_cpu, r.redis_cpu)]
         busy = (r.server_cpu + r.loadgen_cpu + r.redis_cpu) / (cores * r.seconds)
         capacity = raws[label[1 : label.index("]")]]
-        print(f"{label:48s} {r.rate():6.0f} {r.rate() / raws['raw']:6.2f} "
+        print(f"{label:64s} {r.rate():6.0f} {r.rate() / raws['raw']:6.2f} "
               f"{r.rate() / capacity:6.2f} {r.pct(0.5):7.2f} "
               f"{r.pct(0.99):7.2f} {per[0]:15.2f} {per[1]:5.2f} {per[2]:5.2f} {busy:5.0%}"
               f"  {dict(r.statuses)}")  # fmt: skip
@@ -433,12 +434,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="per throughput phase")
     parser.add_argument(
         "--modes", default="thread,process,workers",
-        help="server designs, in turn: thread, process (VENDOR_INFERENCE_PROCESS), workers",
+        help="server designs, in turn: thread, process (VENDOR_INFERENCE_PROCESS), workers;"
+        " each may add settings: workers+VENDOR_MAX_WAIT_MS=4",
     )  # fmt: skip
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="VENDOR_WORKERS of the workers mode")  # fmt: skip
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args()
+    designs = {
+        "thread": {"VENDOR_INFERENCE_PROCESS": "false"},
+        "process": {"VENDOR_INFERENCE_PROCESS": "true"},
+        "workers": {"VENDOR_WORKERS": str(args.workers)},
+    }
+    modes = [mode for mode in args.modes.split(",") if mode]
+    if unknown := {mode.split("+")[0] for mode in modes} - set(designs):
+        parser.error(f"unknown modes {sorted(unknown)}; known: {', '.join(designs)}")
+    if bad := [item for mode in modes for item in mode.split("+")[1:] if "=" not in item]:
+        parser.error(f"settings in a mode are NAME=VALUE, not {bad}")
     load = os.getloadavg()[0]
     print(f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at start; "
           f"torch threads {args.threads}; model {args.model}")  # fmt: skip
@@ -449,18 +461,11 @@ def main() -> None:
     images = [base64.b64encode(p).decode() for p in pngs]
     print(f"request images: {size}x{size} PNG, {statistics.mean(map(len, pngs)):.0f} bytes each")
 
-    designs = {
-        "thread": {"VENDOR_INFERENCE_PROCESS": "false"},
-        "process": {"VENDOR_INFERENCE_PROCESS": "true"},
-        "workers": {"VENDOR_WORKERS": str(args.workers)},
-    }
-    modes = [mode for mode in args.modes.split(",") if mode]
-    if unknown := set(modes) - set(designs):
-        parser.error(f"unknown modes {sorted(unknown)}; known: {', '.join(designs)}")
     rows: list[Row] = []
     latency: list[tuple[str, LoadResult]] = []
     for mode in modes:
-        env = designs[mode]
+        design, *settings = mode.split("+")
+        env = {**designs[design], **dict(item.split("=", 1) for item in settings)}
         unmetered_env = {**env, "VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
         with (
             serve(args.model, args.threads, args.redis_url, **env) as metered,
@@ -471,14 +476,15 @@ def main() -> None:
             rows.append((label, measure(unmetered, _one(unmetered, images), 1, 32, args.seconds)))
             latency += alternate_latency(mode, metered, unmetered, images, args.seconds)
     raws = {"raw": raw, **{mode: raw for mode in modes}}
-    if "workers" in modes:
-        raws["workers"] = raw_in_processes(args.model, args.threads, args.workers, seconds=5)
-        print(f"raw encode_images in {args.workers} processes at once: {raws['workers']:.0f} "
+    if any(mode.startswith("workers") for mode in modes):
+        capacity = raw_in_processes(args.model, args.threads, args.workers, seconds=5)
+        raws.update({mode: capacity for mode in modes if mode.startswith("workers")})
+        print(f"raw encode_images in {args.workers} processes at once: {capacity:.0f} "
               "images/s (what the workers rows compare against)")  # fmt: skip
     print_table(rows, raws)
     print("\none-image latency, one client at a time:")
     for label, r in latency:
-        print(f"  {label:22s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
+        print(f"  {label:40s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
               f"({len(r.latencies)} requests, {r.errors} errors)")  # fmt: skip
     for mode in modes:
         by = dict(latency)
