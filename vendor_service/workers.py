@@ -41,6 +41,8 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
+from prometheus_client.multiprocess import mark_process_dead
+
 from shared.redis_server import resolve_redis
 from vendor_service.metrics import MULTIPROC_ENV
 from vendor_service.settings import Settings, load_settings
@@ -133,6 +135,7 @@ def _report_start(server: Any, started: EventType) -> None:
 class _Worker:
     process: BaseProcess
     started: EventType  # set once the worker finished its start-up
+    announced: bool = False  # its start was logged
 
 
 class _Supervisor:
@@ -159,8 +162,13 @@ class _Supervisor:
         while not self._stop.wait(0.5):
             for i, worker in enumerate(self._workers):
                 if worker.process.is_alive():
+                    if worker.started.is_set() and not worker.announced:
+                        log.info("worker %s started", worker.process.pid)
+                        worker.announced = True
                     continue
                 exitcode = worker.process.exitcode
+                if worker.process.pid is not None:  # its live gauges leave /metrics' sums
+                    mark_process_dead(worker.process.pid)
                 if not worker.started.is_set():  # a restart would fail the same way
                     log.error("a worker exited during start-up (code %s); stopping", exitcode)
                     code = 1

@@ -146,17 +146,23 @@ def test_a_worker_that_dies_is_replaced_and_the_service_keeps_selling(
 ) -> None:
     try:
         with live_vendor(redis_url, redis_prefix, tmp_path, {"VENDOR_WORKERS": "2"}) as vendor:
-            _wait_for(lambda: vendor.log().count("warm-up done; ready") == 2, vendor)  # both
+            _wait_for(lambda: _started(vendor) == 2, vendor)  # both, as their parent saw it
             first = _children(vendor.process.pid)
             os.kill(first[0], signal.SIGKILL)
-            _wait_for(lambda: vendor.log().count("warm-up done; ready") == 3, vendor)  # a third
+            _wait_for(lambda: _started(vendor) == 3, vendor)  # and a third
             now = _children(vendor.process.pid)
             assert len(now) == 2 and first[0] not in now
+            ready = httpx.get(f"{vendor.base_url}/metrics", headers={"Connection": "close"})
+            assert "vendor_ready_workers 2.0" in ready.text  # the dead one no longer counts
             _, api_key = vendor.create_key(budget=1000)
             assert all(r.status_code == 200 for r in _embed_all(vendor, api_key, 12))
             assert "starting another" in vendor.log()
     finally:
         delete_prefix(redis_url, redis_prefix)
+
+
+def _started(vendor: LiveVendor) -> int:
+    return len(re.findall(r"worker \d+ started", vendor.log()))
 
 
 def _wait_for(condition: Callable[[], bool], vendor: LiveVendor, seconds: float = 90) -> None:
