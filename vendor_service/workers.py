@@ -142,8 +142,9 @@ class _Supervisor:
     def __init__(self, workers: int, host: str, port: int) -> None:
         self._context = multiprocessing.get_context("spawn")  # no torch state forked
         self._host, self._port = host, port
+        self._count = workers
         self._stop = threading.Event()
-        self._workers = [self._start() for _ in range(workers)]
+        self._workers: list[_Worker] = []
 
     def _start(self) -> _Worker:
         started = self._context.Event()
@@ -157,7 +158,8 @@ class _Supervisor:
         self._stop.set()
 
     def run(self) -> int:
-        """Watch the workers until stopped; 0, or 1 when a worker failed to start."""
+        """Start the workers and watch them until stopped; 0, or 1 when one failed to start."""
+        self._workers = [self._start() for _ in range(self._count)]
         code = 0
         while not self._stop.wait(0.5):
             for i, worker in enumerate(self._workers):
@@ -196,7 +198,7 @@ def run_workers(settings: Settings, host: str, port: int) -> int:
     returns the exit code."""
     with shared_environment(settings):
         supervisor = _Supervisor(settings.workers, host, port)
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT):  # before any worker exists
             signal.signal(signum, supervisor.stop)
         log.info("serving on %s:%d with %d worker processes", host, port, settings.workers)
         return supervisor.run()
