@@ -25,7 +25,9 @@ Profile = Annotated[str, typer.Option(help="World size: full (the demo's) or mic
 Workers = Annotated[
     int,
     typer.Option(
-        min=0, help="Client runs side by side in worker processes; 0 = one per core (1 on CUDA)."
+        min=0,
+        help="Client runs side by side in worker processes; 0 = one per core, at most 8"
+        " (1 on CUDA).",
     ),
 ]
 

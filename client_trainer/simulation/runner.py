@@ -35,12 +35,18 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+# Each worker holds torch, the student and the task's images (several hundred MB): a cap keeps
+# a many-core machine's memory in bounds, and a table has only 20 runs per seed to share out.
+MAX_AUTO_WORKERS = 8
+
+
 def auto_workers(base: RunConfig) -> int:
-    """One worker per `train.threads` cores on a CPU; one on CUDA (runs share the device)."""
+    """One worker per `train.threads` cores on a CPU, at most MAX_AUTO_WORKERS; one on CUDA
+    (runs share the device)."""
     if pick_device(base.train.device).type == "cuda":
         return 1
     threads = base.train.threads or usable_cpus()
-    return max(1, usable_cpus() // threads)
+    return max(1, min(MAX_AUTO_WORKERS, usable_cpus() // threads))
 
 
 def run_specs(

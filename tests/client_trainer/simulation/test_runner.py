@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from client_trainer.config import RunConfig
-from client_trainer.simulation.runner import RunSpec, auto_workers, run_specs, usable_cpus
+from client_trainer.simulation.runner import (
+    MAX_AUTO_WORKERS,
+    RunSpec,
+    auto_workers,
+    run_specs,
+    usable_cpus,
+)
 
 
 def _specs() -> list[RunSpec]:
@@ -48,10 +54,16 @@ def test_a_failing_run_in_a_worker_raises_here(quick: RunConfig) -> None:
         run_specs(quick, bad, print, 2)
 
 
-def test_auto_workers_is_one_per_training_thread_on_the_cpu(quick: RunConfig) -> None:
+def test_auto_workers_is_one_per_training_thread_on_the_cpu(
+    quick: RunConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cpu = quick.with_overrides({"train.device": "cpu"})
-    assert auto_workers(cpu.with_overrides({"train.threads": 1})) == usable_cpus()
+    assert auto_workers(cpu.with_overrides({"train.threads": 1})) == min(
+        usable_cpus(), MAX_AUTO_WORKERS
+    )
     assert auto_workers(cpu.with_overrides({"train.threads": usable_cpus()})) == 1
     all_cores = cpu.model_copy(update={"train": cpu.train.model_copy(update={"threads": None})})
     assert auto_workers(all_cores) == 1
     assert auto_workers(quick.with_overrides({"train.device": "cuda"})) == 1
+    monkeypatch.setattr("client_trainer.simulation.runner.usable_cpus", lambda: 64)
+    assert auto_workers(cpu) == MAX_AUTO_WORKERS  # a many-core machine: memory stays bounded
