@@ -21,6 +21,7 @@ from shared.errors import ErrorCode
 from shared.schemas import CreatedKey, UsageReport
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
+from vendor_service.ledger.lua import LuaScript
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
 _SCRIPTS = ("reserve", "commit", "refund", "reap", "topup")
@@ -71,7 +72,7 @@ class Ledger:
         self.pepper = pepper
         self.lease_ms = int(lease_seconds * 1000)
         self.idempotency_ttl = idempotency_ttl_seconds
-        self._scripts = {name: client.register_script(_load_script(name)) for name in _SCRIPTS}
+        self._scripts = {name: LuaScript(client, _load_script(name)) for name in _SCRIPTS}
 
     # --- Redis key names ----------------------------------------------------------------------
     def key_hash(self, key_id: str) -> str:
