@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -185,10 +186,18 @@ def wait_until_ready(base: str, workers: int, seconds: float = 120) -> None:
     raise TimeoutError(f"{base}: {workers} workers not ready after {seconds:.0f} s")
 
 
+def free_port() -> int:
+    """A port the kernel says is free now (a fixed range can collide with the ephemeral
+    ports of outgoing connections, such as Redis clients')."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @contextmanager
 def serve(model: str, threads: int, redis_url: str, **env: str) -> Iterator[Server]:
     """A vendor subprocess with a key of (nearly) unlimited budget."""
-    port = 20000 + secrets.randbelow(20000)
+    port = free_port()
     prefix = f"bench:{secrets.token_hex(4)}:"
     environment = {
         **os.environ,
