@@ -21,6 +21,7 @@ from vendor_service.api.middleware import BodyLimit, RequestContext
 from vendor_service.api.routes import admin, embeddings, health, models, usage
 from vendor_service.engine.batcher import Batcher, BatchObserver, ModelHealth
 from vendor_service.engine.model import EmbeddingModel, ModelFactory
+from vendor_service.engine.open_clip_model import pick_device
 from vendor_service.ledger import Ledger, run_reaper
 from vendor_service.metrics import VendorMetrics
 from vendor_service.rate_limits import KeyRateLimiter
@@ -80,11 +81,18 @@ def _lifespan(
 
 def build_model(factory: ModelFactory, settings: Settings) -> EmbeddingModel:
     """The model in this process, or behind a child process (VENDOR_INFERENCE_PROCESS)."""
-    if not settings.inference_process:
+    if not forward_in_child(settings):
         return factory(settings)
     from vendor_service.engine.process_model import ProcessModel
 
     return ProcessModel(settings, factory)
+
+
+def forward_in_child(settings: Settings) -> bool:
+    """VENDOR_INFERENCE_PROCESS, with `auto` resolved: a child process on CPU with one worker."""
+    if settings.inference_process != "auto":
+        return settings.inference_process
+    return settings.workers == 1 and pick_device(settings.device).type == "cpu"
 
 
 def open_redis(settings: Settings, endpoint: RedisEndpoint) -> aioredis.Redis:

@@ -59,8 +59,11 @@ class Settings(BaseSettings):
     # torch intra-op threads; 0 = `serve` shares the cores out (cores - 1 with one worker;
     # in-process apps leave torch alone).
     torch_threads: int = Field(default=0, ge=0)
-    # Run forward passes in a child process (its own GIL) instead of a thread of the server.
-    inference_process: bool = False
+    # Run forward passes in a child process (its own GIL) instead of a thread of the server:
+    # true, false, or auto = a child process on CPU with one worker (in one process the
+    # forward waits for the event loop's GIL between torch ops), a thread on CUDA or with
+    # several workers (each worker already has a core).
+    inference_process: Literal["auto"] | bool = "auto"
     # HTTP worker processes of `serve` (each with its own event loop, GIL and model; one Redis).
     workers: int = Field(default=1, ge=1, le=64)
 

@@ -1,12 +1,15 @@
-"""VENDOR_INFERENCE_PROCESS=true: the whole sale path with forward passes in a child process."""
+"""VENDOR_INFERENCE_PROCESS: the whole sale path with forward passes in a child process, and
+where `auto` puts them."""
 
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.vendor_service.conftest import MODEL_ID, admin_headers, png_b64, test_settings
-from vendor_service.app import create_app
+from vendor_service.app import create_app, forward_in_child
 from vendor_service.engine.process_model import ProcessModel
+from vendor_service.settings import Settings
 
 
 async def test_sells_embeddings_from_a_model_process(redis_url: str, redis_prefix: str) -> None:
@@ -32,3 +35,30 @@ async def test_sells_embeddings_from_a_model_process(redis_url: str, redis_prefi
     assert len(images.json()["data"]) == 2
     assert images.json()["usage"]["budget_remaining"] + images.json()["usage"]["cost"] == 100
     assert not model._process.is_alive()  # shut down with the app
+
+
+@pytest.mark.parametrize(
+    ("setting", "workers", "device", "in_child"),
+    [
+        ("auto", 1, "cpu", True),  # one process on CPU: the forward gets its own GIL
+        ("auto", 2, "cpu", False),  # each worker already has a core
+        ("auto", 1, "cuda", False),
+        (True, 2, "cpu", True),
+        (False, 1, "cpu", False),
+    ],
+)
+def test_auto_runs_the_forward_in_a_child_on_cpu_with_one_worker(
+    setting: str | bool, workers: int, device: str, in_child: bool
+) -> None:
+    settings = Settings(admin_token="t" * 40, inference_process=setting, workers=workers,
+                        device=device)  # fmt: skip
+    assert forward_in_child(settings) is in_child
+
+
+def test_the_environment_says_auto_true_or_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    for value, expected in (("auto", "auto"), ("true", True), ("0", False)):
+        monkeypatch.setenv("VENDOR_INFERENCE_PROCESS", value)
+        assert Settings(admin_token="t" * 40).inference_process == expected
+    monkeypatch.setenv("VENDOR_INFERENCE_PROCESS", "sometimes")
+    with pytest.raises(ValueError, match="inference_process"):
+        Settings(admin_token="t" * 40)
