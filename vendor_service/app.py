@@ -145,6 +145,7 @@ async def build_state(
         pepper=settings.key_pepper,
         lease_seconds=settings.lease_seconds,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
+        auth_cache_seconds=settings.auth_cache_seconds,
     )
     limiter = KeyRateLimiter(
         endpoint.url,

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     dev_mode: bool = False
     # Optional server-side pepper mixed into the stored hash of API-key secrets (HMAC-SHA256).
     key_pepper: str = ""
+    # How long a process trusts an API key it verified, in seconds, before reading it from
+    # Redis again (one round trip less per request); 0 = read it every request. Revocation
+    # still stops every sale at once: reserve.lua checks the key itself.
+    auth_cache_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
 
     # --- model ----------------------------------------------------------------------------
     # open_clip architecture name (ours live in vendor_service/model_configs).

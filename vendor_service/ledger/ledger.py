@@ -22,6 +22,7 @@ from shared.schemas import CreatedKey, UsageReport
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
 from vendor_service.ledger.lua import LuaScript
+from vendor_service.ledger.trust import TrustedKeys
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
 _SCRIPTS = ("reserve", "commit", "refund", "reap", "topup")
@@ -66,6 +67,7 @@ class Ledger:
         pepper: str = "",
         lease_seconds: float = 30.0,
         idempotency_ttl_seconds: int = 24 * 3600,
+        auth_cache_seconds: float = 0.0,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -73,6 +75,7 @@ class Ledger:
         self.lease_ms = int(lease_seconds * 1000)
         self.idempotency_ttl = idempotency_ttl_seconds
         self._scripts = {name: LuaScript(client, _load_script(name)) for name in _SCRIPTS}
+        self.trusted = TrustedKeys(auth_cache_seconds, pepper)
 
     # --- Redis key names ----------------------------------------------------------------------
     def key_hash(self, key_id: str) -> str:
@@ -129,6 +132,7 @@ class Ledger:
     async def revoke(self, key_id: str) -> UsageReport:
         report = await self.usage(key_id)  # 404 for an unknown id
         await self.client.hset(self.key_hash(key_id), "revoked", 1)
+        self.trusted.forget(key_id)
         return report.model_copy(update={"revoked": True})
 
     # --- callers ------------------------------------------------------------------------------
@@ -137,10 +141,13 @@ class Ledger:
         return (await self.authenticate_standing(token)).key_id
 
     async def authenticate_standing(self, token: str) -> Standing:
-        """Authenticate, and read what the key can afford in the same round trip."""
+        """Authenticate, and read what the key can afford in the same round trip (none when
+        this process verified the key within `auth_cache_seconds`: see `trust.py`)."""
         key = parse_api_key(token)
         if key is None:
             raise AuthError(ErrorCode.INVALID_API_KEY, "invalid API key")
+        if (available := self.trusted.standing(key)) is not None:
+            return Standing(key.key_id, available)
         stored, revoked, *counts = await self.client.hmget(
             self.key_hash(key.key_id), ["secret_hash", "revoked", *_AVAILABLE]
         )
@@ -148,7 +155,9 @@ class Ledger:
             raise AuthError(ErrorCode.INVALID_API_KEY, "invalid API key")
         if revoked == b"1":
             raise AuthError(ErrorCode.REVOKED_API_KEY, "this API key has been revoked")
-        return Standing(key.key_id, _available(counts))
+        standing = Standing(key.key_id, _available(counts))
+        self.trusted.remember(key.key_id, _text(stored), standing.available)
+        return standing
 
     async def precheck(
         self, key_id: str, cost: int, idempotency_key: str | None, seen: Standing | None = None
@@ -203,9 +212,12 @@ class Ledger:
         )
         status = reply[0].decode()
         if status == "ok":
+            self.trusted.update(key_id, int(reply[1]))
             return Reservation(res_id, key_id, cost, idem, int(reply[1]))
         if status == "replay":
             return Replay(bytes(reply[1]))
+        if status in ("missing", "revoked", "insufficient"):
+            self.trusted.forget(key_id)  # read it again next time: an early 401 or 402
         raise _reserve_error(status, cost, reply)
 
     async def commit(self, reservation: Reservation, head: bytes, tail: bytes) -> int:

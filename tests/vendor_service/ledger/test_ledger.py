@@ -101,6 +101,9 @@ class _NoRoundTrips:
     def pipeline(self, *args: object, **kwargs: object) -> None:
         raise AssertionError("precheck made a round trip")
 
+    async def hmget(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("authentication made a round trip")
+
 
 async def test_precheck_passes_an_affordable_request_without_a_round_trip(
     ledger: Ledger,
@@ -188,3 +191,43 @@ async def test_concurrent_reservations_never_overdraw(ledger: Ledger) -> None:
     assert all(isinstance(o, BudgetError) for o in outcomes if not isinstance(o, Reservation))
     await asyncio.gather(*(ledger.commit(r, b"", b"") for r in held))
     assert await books(ledger, key.key_id) == (105, 100, 0, 5)
+
+
+async def test_a_key_verified_a_moment_ago_is_not_read_again(ledger: Ledger) -> None:
+    trusting = Ledger(ledger.client, ledger.prefix, auth_cache_seconds=60)
+    key = await trusting.create_key("a", 100)
+    assert await trusting.authenticate_standing(key.api_key) == Standing(key.key_id, 100)
+    held = await trusting.reserve(key.key_id, 30, images=3, texts=0)
+    assert isinstance(held, Reservation)
+    trusting.client = _NoRoundTrips()  # type: ignore[assignment]
+    assert await trusting.authenticate_standing(key.api_key) == Standing(key.key_id, 70)
+    wrong = key.api_key[:-2] + ("xy" if not key.api_key.endswith("xy") else "zz")
+    with pytest.raises(AssertionError, match="round trip"):  # a wrong secret is read, not trusted
+        await trusting.authenticate_standing(wrong)
+
+
+async def test_a_revocation_elsewhere_stops_the_next_sale_at_once(ledger: Ledger) -> None:
+    """Another worker revokes: this one still trusts the key, but reserve.lua refuses the
+    sale, and the key is read again from then on."""
+    trusting = Ledger(ledger.client, ledger.prefix, auth_cache_seconds=60)
+    key = await trusting.create_key("a", 100)
+    await trusting.authenticate_standing(key.api_key)
+    await ledger.revoke(key.key_id)
+    assert (await trusting.authenticate_standing(key.api_key)).key_id == key.key_id
+    with pytest.raises(AuthError) as refused:
+        await trusting.reserve(key.key_id, 10, images=1, texts=0)
+    assert refused.value.code == "revoked_api_key"
+    with pytest.raises(AuthError) as caught:
+        await trusting.authenticate_standing(key.api_key)
+    assert caught.value.code == "revoked_api_key"
+    assert await books(ledger, key.key_id) == (100, 0, 0, 100)
+
+
+async def test_trust_ends_after_auth_cache_seconds(ledger: Ledger) -> None:
+    trusting = Ledger(ledger.client, ledger.prefix, auth_cache_seconds=0.05)
+    key = await trusting.create_key("a", 100)
+    await trusting.authenticate_standing(key.api_key)
+    await ledger.revoke(key.key_id)
+    await asyncio.sleep(0.1)
+    with pytest.raises(AuthError):
+        await trusting.authenticate_standing(key.api_key)

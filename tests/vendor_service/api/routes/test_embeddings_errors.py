@@ -8,10 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from PIL import Image
 
 from shared.errors import ErrorBody
 from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
+from vendor_service.ledger import Ledger
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:
@@ -63,6 +65,20 @@ async def test_revocation_is_effective_at_once(vendor_app: VendorApp) -> None:
     assert_error(await vendor_app.embed(api_key, "hi"), 401, "revoked_api_key")
     usage = await vendor_app.client.get("/v1/usage", headers={"Authorization": f"Bearer {api_key}"})
     assert_error(usage, 401, "revoked_api_key")
+
+
+async def test_a_revocation_by_another_worker_is_effective_at_once(vendor_app: VendorApp) -> None:
+    """This worker verified the key a moment ago; another one revokes it."""
+    key_id, api_key = await vendor_app.create_key(budget=10)
+    assert (await vendor_app.embed(api_key, "hi")).status_code == 200
+    client = aioredis.from_url(vendor_app.settings.redis_url or "")
+    await Ledger(client, vendor_app.settings.redis_prefix).revoke(key_id)
+    await client.aclose()
+    usage = await vendor_app.client.get("/v1/usage", headers={"Authorization": f"Bearer {api_key}"})
+    assert_error(usage, 401, "revoked_api_key")
+    assert_error(await vendor_app.embed(api_key, "hi"), 401, "revoked_api_key")
+    assert_error(await vendor_app.embed(api_key, [png_b64()], "image"), 401, "revoked_api_key")
+    assert (await vendor_app.key_info(key_id))["spent"] == 1
 
 
 async def test_insufficient_budget_charges_and_delivers_nothing(vendor_app: VendorApp) -> None:
