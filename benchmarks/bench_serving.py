@@ -1,8 +1,10 @@
 """Serving benchmark of the vendor (not a test): raw model throughput vs served throughput.
 
 In one run on one machine:
-  raw    encode_images images/s of the model itself (batches of 32, same torch threads); for
-         the workers design, N such model processes at once (each worker has its own model)
+  raw    encode_images images/s of the model itself (batches of 32, same torch threads), at
+         the start and again right before each server design's phases (the ratios use the
+         latter: the machine's speed drifts); for the workers design also N such model
+         processes at once (each worker has its own model)
   (a)    served images/s with 32-image requests from 4 and from 8 concurrent clients
   (b)    served images/s with one-image requests from 32 and from 64 concurrent clients
   lat    p50/p99 of one-image requests from one client, metered vs unmetered (VENDOR_UNMETERED)
@@ -398,11 +400,12 @@ def raw_in_processes(model_name: str, threads: int, processes: int, seconds: flo
         return sum(future.result() for future in futures)
 
 
-def print_table(rows: list[Row], raws: dict[str, float]) -> None:
+def print_table(rows: list[Row], raws: dict[str, float], capacities: dict[str, float]) -> None:
     """Per phase: throughput; its ratio to the raw rate of one model (`x raw`) and to the raw
-    forward capacity of the same design (`x cap`: `raws` by mode, one model for thread and
-    process, one per worker for workers); latency; and CPU ms per image of the server, the load
-    generator and Redis, and how busy they kept the machine's cores between them."""
+    forward capacity of the same design (`x cap`: one model for thread and process, one per
+    worker for workers), both measured right before that design's phases (by mode); latency;
+    and CPU ms per image of the server, the load generator and Redis, and how busy they kept
+    the machine's cores between them."""
     print(f"\n{'phase':64s} {'img/s':>6s} {'x raw':>6s} {'x cap':>6s} {'p50 ms':>7s} "
           f"{'p99 ms':>7s} {'CPU ms/img: srv':>15s} {'gen':>5s} {'redis':>5s} {'busy':>5s}"
           "  statuses")  # fmt: skip
@@ -410,9 +413,9 @@ def print_table(rows: list[Row], raws: dict[str, float]) -> None:
     for label, r in rows:
         per = [1000 * cpu / max(1, r.items) for cpu in (r.server_cpu, r.loadgen_cpu, r.redis_cpu)]
         busy = (r.server_cpu + r.loadgen_cpu + r.redis_cpu) / (cores * r.seconds)
-        capacity = raws[label[1 : label.index("]")]]
-        print(f"{label:64s} {r.rate():6.0f} {r.rate() / raws['raw']:6.2f} "
-              f"{r.rate() / capacity:6.2f} {r.pct(0.5):7.2f} "
+        mode = label[1 : label.index("]")]
+        print(f"{label:64s} {r.rate():6.0f} {r.rate() / raws[mode]:6.2f} "
+              f"{r.rate() / capacities[mode]:6.2f} {r.pct(0.5):7.2f} "
               f"{r.pct(0.99):7.2f} {per[0]:15.2f} {per[1]:5.2f} {per[2]:5.2f} {busy:5.0%}"
               f"  {dict(r.statuses)}")  # fmt: skip
 
@@ -463,8 +466,8 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"{platform.machine()}, {os.cpu_count()} cores, load average {load:.2f} at start; "
           f"torch threads {args.threads}; model {args.model}")  # fmt: skip
-    raw = raw_throughput(args.model, args.threads, seconds=5)
-    print(f"raw encode_images (batch 32): {raw:.0f} images/s")
+    print(f"raw encode_images (batch 32) at the start: "
+          f"{raw_throughput(args.model, args.threads, seconds=5):.0f} images/s")  # fmt: skip
     size = model_image_size(args.model)
     pngs = [smooth_png(i, size) for i in range(512)]
     images = [base64.b64encode(p).decode() for p in pngs]
@@ -472,8 +475,18 @@ def main() -> None:
 
     rows: list[Row] = []
     latency: list[tuple[str, LoadResult]] = []
+    raws: dict[str, float] = {}  # one model's raw rate, measured right before each design
+    capacities: dict[str, float] = {}  # the raw rate of as many models as the design has
     for mode in modes:
         design, *settings = mode.split("+")
+        # The machine's speed drifts over a run (±10 % in minutes here): each design is
+        # compared with the raw rate measured next to its own phases, not the run's first.
+        raws[mode] = capacities[mode] = raw_throughput(args.model, args.threads, seconds=4)
+        note = ""
+        if design == "workers":
+            capacities[mode] = raw_in_processes(args.model, args.threads, args.workers, 4)
+            note = f"; {capacities[mode]:.0f} in {args.workers} processes at once (x cap)"
+        print(f"raw right before [{mode}]: {raws[mode]:.0f} images/s{note}")
         env = {**designs[design], **dict(item.split("=", 1) for item in settings)}
         unmetered_env = {**env, "VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
         with (
@@ -484,13 +497,7 @@ def main() -> None:
             label = f"[{mode}] (b) 1-image, 32 clients, UNMETERED"
             rows.append((label, measure(unmetered, _one(unmetered, images), 1, 32, args.seconds)))
             latency += alternate_latency(mode, metered, unmetered, images, args.seconds)
-    raws = {"raw": raw, **{mode: raw for mode in modes}}
-    if any(mode.startswith("workers") for mode in modes):
-        capacity = raw_in_processes(args.model, args.threads, args.workers, seconds=5)
-        raws.update({mode: capacity for mode in modes if mode.startswith("workers")})
-        print(f"raw encode_images in {args.workers} processes at once: {capacity:.0f} "
-              "images/s (what the workers rows compare against)")  # fmt: skip
-    print_table(rows, raws)
+    print_table(rows, raws, capacities)
     print("\none-image latency, one client at a time:")
     for label, r in latency:
         print(f"  {label:40s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
