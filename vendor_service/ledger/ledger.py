@@ -21,7 +21,6 @@ from shared.errors import ErrorCode
 from shared.schemas import CreatedKey, UsageReport
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
-from vendor_service.ledger.lua import LuaScript
 from vendor_service.ledger.trust import TrustedKeys
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
@@ -74,7 +73,7 @@ class Ledger:
         self.pepper = pepper
         self.lease_ms = int(lease_seconds * 1000)
         self.idempotency_ttl = idempotency_ttl_seconds
-        self._scripts = {name: LuaScript(client, _load_script(name)) for name in _SCRIPTS}
+        self._scripts = {name: client.register_script(_load_script(name)) for name in _SCRIPTS}
         self.trusted = TrustedKeys(auth_cache_seconds, pepper)
 
     # --- Redis key names ----------------------------------------------------------------------
