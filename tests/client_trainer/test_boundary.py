@@ -44,8 +44,8 @@ def _imported_names(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
-            names.update(a.value for a in node.args if isinstance(a, ast.Constant))
-    return {str(n) for n in names}
+            names.update(str(a.value) for a in node.args if isinstance(a, ast.Constant))
+    return names
 
 
 def test_no_client_source_file_imports_vendor_service() -> None:

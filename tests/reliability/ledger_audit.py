@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 
@@ -38,7 +39,10 @@ def read_key(client: redis.Redis, prefix: str, key_id: str) -> KeyLedger:
 
 def held_leases(client: redis.Redis, prefix: str) -> list[tuple[str, float]]:
     """(reservation id, lease deadline in epoch ms) of every reservation still held."""
-    raw = client.zrange(f"{prefix}leases", 0, -1, withscores=True)
+    # redis-py types replies as bytes | str; this client does not decode, so members are bytes.
+    raw = cast(
+        "list[tuple[bytes, float]]", client.zrange(f"{prefix}leases", 0, -1, withscores=True)
+    )
     return [(member.decode(), score) for member, score in raw]
 
 

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -92,9 +93,13 @@ def _kill_in_flight(buyer: subprocess.Popen[bytes], raw: redis.Redis, key_id: st
         buyer.wait(timeout=10)
 
 
-def _cache(raw: redis.Redis) -> dict[bytes, bytes]:
+def _cache(raw: redis.Redis) -> dict[bytes, bytes | None]:
     names = sorted(raw.scan_iter(match=f"{CLIENT_PREFIX}emb:*", count=1000))
-    return dict(zip(names, raw.mget(names), strict=True)) if names else {}
+    if not names:
+        return {}
+    # redis-py types replies as bytes | str; this client does not decode, so they are bytes.
+    values = cast("list[bytes | None]", raw.mget(names))
+    return dict(zip(names, values, strict=True))
 
 
 @pytest.mark.slow  # three client processes (~25 s); the cache-survives part runs by default

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
 
 from shared.errors import ERROR_TABLE, ErrorCode
 from tests.reliability.conftest import Key
@@ -73,6 +74,7 @@ def _fuzz(
     schema = schemathesis.openapi.from_dict(raw)
     statuses: dict[int, int] = {}
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
         operation = result.ok()
         if admin_only and not operation.path.startswith("/v1/admin"):
             continue

@@ -17,7 +17,7 @@ import base64
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -96,10 +96,11 @@ def _image_body(model_id: str, count: int, seed: int = 0) -> dict[str, Any]:
 
 def _snapshot(client: redis.Redis) -> dict[bytes, dict[bytes, bytes]]:
     """Every ledger hash under the vendor's prefix (keys, idempotency records)."""
-    out = {}
+    out: dict[bytes, dict[bytes, bytes]] = {}
     for name in client.scan_iter(match=f"{PREFIX}*", count=1000):
         if client.type(name) == b"hash":
-            out[name] = client.hgetall(name)
+            # redis-py types replies as bytes | str; this client does not decode: bytes.
+            out[name] = cast("dict[bytes, bytes]", client.hgetall(name))
     return out
 
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -220,21 +221,22 @@ def test_every_admin_route_refuses_api_keys_and_anonymous_callers(
 
 def _stored_values(client: redis.Redis, prefix: str) -> Iterator[bytes]:
     """Every name and value under `prefix`, whatever the Redis type."""
+    # redis-py types replies as bytes | str; this client does not decode, so they are bytes.
     for name in client.scan_iter(match=f"{prefix}*", count=1000):
         yield name
         kind = client.type(name)
         if kind == b"hash":
-            for field, value in client.hgetall(name).items():
+            for field, value in cast("dict[bytes, bytes]", client.hgetall(name)).items():
                 yield field
                 yield value
         elif kind == b"string":
-            yield client.get(name) or b""
+            yield cast("bytes | None", client.get(name)) or b""
         elif kind == b"zset":
-            yield from client.zrange(name, 0, -1)
+            yield from cast("list[bytes]", client.zrange(name, 0, -1))
         elif kind == b"list":
-            yield from client.lrange(name, 0, -1)
+            yield from cast("list[bytes]", client.lrange(name, 0, -1))
         elif kind == b"set":
-            yield from client.smembers(name)
+            yield from cast("set[bytes]", client.smembers(name))
 
 
 def test_keys_are_stored_hashed(

@@ -119,7 +119,7 @@ def peak_rss_mib(pid: int) -> float:
 
 @contextmanager
 def running_vendors(
-    redis_url: str, prefix: str, log_dir: Path, count: int = 1, **overrides: str
+    redis_url: str, prefix: str, log_dir: Path, count: int = 1, /, **overrides: str
 ) -> Iterator[list[VendorProcess]]:
     """`count` vendor processes on one Redis prefix, started side by side, always stopped."""
     vendors = [VendorProcess(redis_url, prefix, log_dir, dict(overrides)) for _ in range(count)]

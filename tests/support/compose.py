@@ -57,6 +57,7 @@ def _construct(marker: type[Reset] | type[Override]) -> Any:
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
+            assert isinstance(node, yaml.ScalarNode)
             value = loader.construct_scalar(node)
         return marker(value)
 

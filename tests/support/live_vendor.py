@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -47,7 +48,7 @@ class LiveVendor:
             body = response.json()
         return body["key_id"], body["api_key"]
 
-    def key_info(self, key_id: str) -> dict[str, object]:
+    def key_info(self, key_id: str) -> dict[str, Any]:
         with self.admin() as client:
             response = client.get(f"/v1/admin/keys/{key_id}")
             response.raise_for_status()

@@ -3,6 +3,8 @@ where `auto` puts them."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 import pytest
 
@@ -48,7 +50,10 @@ async def test_sells_embeddings_from_a_model_process(redis_url: str, redis_prefi
     ],
 )
 def test_auto_runs_the_forward_in_a_child_on_cpu_with_one_worker(
-    setting: str | bool, workers: int, device: str, in_child: bool
+    setting: Literal["auto"] | bool,
+    workers: int,
+    device: Literal["auto", "cpu", "cuda"],
+    in_child: bool,
 ) -> None:
     settings = Settings(admin_token="t" * 40, inference_process=setting, workers=workers,
                         device=device)  # fmt: skip

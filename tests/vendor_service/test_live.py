@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -21,8 +22,13 @@ from vendor_service.ledger import Ledger, Reservation
 
 pytestmark = pytest.mark.timeout(180)
 
+# (start, stop) of the private redis-server
+StartStop = tuple[Callable[[], None], Callable[[], None]]
 
-async def _post_all(vendor: LiveVendor, api_key: str, bodies: list[dict]) -> list[httpx.Response]:  # type: ignore[type-arg]
+
+async def _post_all(
+    vendor: LiveVendor, api_key: str, bodies: list[dict[str, Any]]
+) -> list[httpx.Response]:
     headers = {"Authorization": f"Bearer {api_key}"}
     limits = httpx.Limits(max_connections=len(bodies))
     async with httpx.AsyncClient(base_url=vendor.base_url, limits=limits, timeout=60) as client:
@@ -137,7 +143,7 @@ def test_lease_expiry_refunds_a_dead_reservation(
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[tuple[str, callable]]:  # type: ignore[valid-type]
+def private_redis(tmp_path: Path) -> Iterator[tuple[str, StartStop]]:
     """A redis-server of our own that the test can stop and start again (same port, same data)."""
     port = free_port()
     args = [
@@ -172,7 +178,7 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[str, callable]]:  # type: ig
 
 
 def test_redis_outage_is_503_and_recovers(
-    private_redis: tuple[str, tuple],  # type: ignore[type-arg]
+    private_redis: tuple[str, StartStop],
     tmp_path: Path,
 ) -> None:
     url, (start, stop) = private_redis

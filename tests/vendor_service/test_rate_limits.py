@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from typing import get_args
+from typing import cast, get_args
 
 import pytest
+import redis.asyncio as aioredis
+from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from vendor_service.errors import RateLimited
@@ -31,7 +33,7 @@ async def limiter(
     )  # fmt: skip
     assert (made.pipeline is not None) == pipelined
     yield made
-    await made.storage.bridge.get_connection().aclose()
+    await _connection(made).aclose()
 
 
 async def test_headers_count_down_then_429(limiter: KeyRateLimiter) -> None:
@@ -64,7 +66,7 @@ async def test_both_paths_give_the_same_states(
         seen = [await made.hit("k", cost) for cost in (1, 4, 2)]
         states.append([(s.remaining_requests, s.remaining_items) for s in seen if s])
         resets.append([s.reset_seconds for s in seen if s])
-        await made.storage.bridge.get_connection().aclose()
+        await _connection(made).aclose()
     assert states[0] == states[1] == [(9, 19), (8, 15), (7, 13)]
     assert all(0.0 <= r <= 60.0 for r in resets[0] + resets[1])
 
@@ -80,7 +82,7 @@ async def test_pipeline_recovers_when_redis_lost_its_scripts(
 ) -> None:
     made = KeyRateLimiter(redis_url, redis_prefix + "rl", "3/minute", "5/minute", strategy=strategy)
     assert made.pipeline is not None
-    client = made.storage.bridge.get_connection()
+    client = _connection(made)
     # Scripts Redis has never seen stand for ones lost to a SCRIPT FLUSH: NOSCRIPT replies.
     salt = f"\n-- {secrets.token_hex(8)}".encode()
     made.pipeline.acquire = client.register_script(_bytes(made.pipeline.acquire.script) + salt)
@@ -91,6 +93,14 @@ async def test_pipeline_recovers_when_redis_lost_its_scripts(
     state = await made.hit("k", 1)  # now loaded: the pipelined path proper
     assert state is not None and (state.remaining_requests, state.remaining_items) == (1, 2)
     await client.aclose()
+
+
+def _connection(limiter: KeyRateLimiter) -> aioredis.Redis:
+    """The redis-py client under the limiter's `limits` storage (implementation="redispy")."""
+    bridge = limiter.storage.bridge
+    assert isinstance(bridge, RedispyBridge)
+    # limits types it as a protocol of the few calls it makes; it is a redis.asyncio.Redis.
+    return cast(aioredis.Redis, bridge.get_connection())
 
 
 def _bytes(script: str | bytes) -> bytes:

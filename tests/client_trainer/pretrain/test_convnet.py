@@ -7,6 +7,7 @@ import timm
 import torch
 
 import client_trainer.pretrain  # noqa: F401 - registers the world students
+from client_trainer.pretrain.convnet import WorldConvNet
 
 WORLD_STUDENTS = timm.list_models("world_convnet_*")
 
@@ -18,6 +19,7 @@ def test_students_are_registered() -> None:
 @pytest.mark.parametrize("name", WORLD_STUDENTS)
 def test_feature_extractor_and_classifier(name: str) -> None:
     features = timm.create_model(name, num_classes=0).eval()
+    assert isinstance(features, WorldConvNet)
     out = features(torch.zeros(2, 3, 32, 32))
     assert out.shape == (2, features.num_features)
     classifier = timm.create_model(name, num_classes=7).eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import timm
@@ -59,9 +60,10 @@ def test_unknown_name_is_a_clear_error() -> None:
 
 
 @register_model
-def client_test_registered_net(pretrained: bool = False, **kwargs: object) -> ResNet:
+def client_test_registered_net(pretrained: bool = False, **kwargs: Any) -> ResNet:
     """A model registered with timm from outside, as the offline world does."""
-    return ResNet(BasicBlock, [1, 1, 1, 1], num_classes=int(kwargs.get("num_classes", 10)))  # type: ignore[call-overload]
+    # timm annotates `block` as an instance of the block; it takes the class.
+    return ResNet(BasicBlock, (1, 1, 1, 1), num_classes=int(kwargs.get("num_classes", 10)))  # type: ignore[arg-type]
 
 
 def test_models_registered_with_timm_elsewhere_work() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -120,11 +122,15 @@ def test_frozen_stage_on_cached_views_computes_features_once_with_the_same_resul
         calls = {"n": 0}
         original = model.backbone.forward
 
-        def counted(x: torch.Tensor, original=original, calls=calls) -> torch.Tensor:
+        def counted(
+            x: torch.Tensor,
+            original: Callable[[torch.Tensor], torch.Tensor] = original,
+            calls: dict[str, int] = calls,
+        ) -> torch.Tensor:
             calls["n"] += 1
             return original(x)
 
-        model.backbone.forward = counted  # type: ignore[method-assign]
+        model.backbone.forward = counted
         source = BatchSource(task.train, targets, 8, 32, 0, base.device)
         align = adip_stages(inputs, text)[0]
         run_stage(model, align, source, task.holdout.subset([]), 100)
