@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import pickle
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -81,18 +82,33 @@ def _lifespan(
 
 def build_model(factory: ModelFactory, settings: Settings) -> EmbeddingModel:
     """The model in this process, or behind a child process (VENDOR_INFERENCE_PROCESS)."""
-    if not forward_in_child(settings):
+    if not forward_in_child(settings, factory):
         return factory(settings)
     from vendor_service.engine.process_model import ProcessModel
 
     return ProcessModel(settings, factory)
 
 
-def forward_in_child(settings: Settings) -> bool:
-    """VENDOR_INFERENCE_PROCESS, with `auto` resolved: a child process on CPU with one worker."""
+def forward_in_child(settings: Settings, factory: ModelFactory | None = None) -> bool:
+    """VENDOR_INFERENCE_PROCESS, with `auto` resolved: a child process on CPU with one worker,
+    if the model factory can be sent to one (a factory defined in a function cannot)."""
     if settings.inference_process != "auto":
         return settings.inference_process
-    return settings.workers == 1 and pick_device(settings.device).type == "cpu"
+    if settings.workers != 1 or pick_device(settings.device).type != "cpu":
+        return False
+    if factory is not None and not _picklable(factory):
+        log.info("the model factory %r cannot go to a model process; forward passes run in a "
+                 "thread (VENDOR_INFERENCE_PROCESS=auto)", factory)  # fmt: skip
+        return False
+    return True
+
+
+def _picklable(value: object) -> bool:
+    try:
+        pickle.dumps(value)
+    except Exception:  # noqa: BLE001 - pickling a closure raises AttributeError, PicklingError...
+        return False
+    return True
 
 
 def open_redis(settings: Settings, endpoint: RedisEndpoint) -> aioredis.Redis:

@@ -72,7 +72,6 @@ def test_settings(redis_url: str, redis_prefix: str, **overrides: Any) -> Settin
         "admin_token": ADMIN_TOKEN,
         "model": TINY_MODEL,
         "pretrained": "",
-        "inference_process": False,  # the controllable model lives in the test's process
     }
     values.update(overrides)
     return Settings(**values)

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from tests.vendor_service.conftest import MODEL_ID, admin_headers, png_b64, test_settings
-from vendor_service.app import create_app, forward_in_child
+from vendor_service.app import create_app, forward_in_child, open_clip_factory
+from vendor_service.engine.model import EmbeddingModel
 from vendor_service.engine.process_model import ProcessModel
 from vendor_service.settings import Settings
 
@@ -67,3 +68,15 @@ def test_the_environment_says_auto_true_or_false(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("VENDOR_INFERENCE_PROCESS", "sometimes")
     with pytest.raises(ValueError, match="inference_process"):
         Settings(admin_token="t" * 40)
+
+
+def test_auto_keeps_a_factory_that_cannot_be_pickled_in_this_process() -> None:
+    settings = Settings(admin_token="t" * 40, device="cpu")
+
+    def local_factory(settings: Settings) -> EmbeddingModel:  # a closure: spawn cannot send it
+        raise NotImplementedError
+
+    assert forward_in_child(settings, open_clip_factory) is True
+    assert forward_in_child(settings, local_factory) is False
+    forced = Settings(admin_token="t" * 40, device="cpu", inference_process=True)
+    assert forward_in_child(forced, local_factory) is True  # asked for: ProcessModel will say why
