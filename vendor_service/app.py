@@ -103,6 +103,13 @@ def forward_in_child(settings: Settings, factory: ModelFactory | None = None) ->
     return True
 
 
+def batches_in_flight(model: EmbeddingModel, settings: Settings) -> int:
+    """VENDOR_BATCHES_IN_FLIGHT in front of a model process; 1 for a forward in a thread."""
+    from vendor_service.engine.process_model import ProcessModel
+
+    return settings.batches_in_flight if isinstance(model, ProcessModel) else 1
+
+
 def _picklable(value: object) -> bool:
     try:
         pickle.dumps(value)
@@ -131,6 +138,7 @@ def start_batcher(
     metrics: VendorMetrics,
     executor: ThreadPoolExecutor,
     health: ModelHealth,
+    in_flight: int,
 ) -> Batcher[Any]:
     observer = BatchObserver(
         on_batch=lambda size, seconds: _observe_batch(metrics, modality, size, seconds),
@@ -146,6 +154,7 @@ def start_batcher(
         observer,
         collate,
         settings.inference_timeout_seconds,
+        in_flight,
     )
     batcher.start()
     return batcher
@@ -176,9 +185,13 @@ async def build_state(
     model = await anyio.to_thread.run_sync(build_model, factory, settings)
     log.info("model %s loaded; prices: image %d, text %d credits", model.info.model_id,
              settings.price_per_image, settings.price_per_text)  # fmt: skip
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+    in_flight = batches_in_flight(model, settings)
+    # Threads that wait on forward passes: one in all with the model here; with a model
+    # process, one per batch in flight of each modality (they only wait on its replies).
+    executor = ThreadPoolExecutor(max_workers=2 * in_flight if in_flight > 1 else 1,
+                                  thread_name_prefix="inference")  # fmt: skip
     health = ModelHealth()
-    shared = (settings, metrics, executor, health)
+    shared = (settings, metrics, executor, health, in_flight)
     return VendorState(
         settings=settings,
         metrics=metrics,

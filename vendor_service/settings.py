@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # forward waits for the event loop's GIL between torch ops), a thread on CUDA or with
     # several workers (each worker already has a core).
     inference_process: Literal["auto"] | bool = "auto"
+    # Batches sent to the model process at once (per modality): with 2 the next batch waits
+    # in its pipe while the current one runs, so the child never idles between batches. A
+    # forward in a thread of the server (no model process) always runs one batch at a time.
+    batches_in_flight: int = Field(default=2, ge=1, le=8)
     # HTTP worker processes of `serve` (each with its own event loop, GIL and model; one Redis).
     workers: int = Field(default=1, ge=1, le=64)
 

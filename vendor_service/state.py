@@ -24,7 +24,7 @@ class VendorState:
     ledger: Ledger
     rate_limiter: KeyRateLimiter
     model: EmbeddingModel
-    executor: ThreadPoolExecutor  # the one inference thread
+    executor: ThreadPoolExecutor  # the threads that run (or wait on) forward passes
     decode_pool: ThreadPoolExecutor  # image decoding and preprocessing
     text_batcher: Batcher[str]
     image_batcher: Batcher[torch.Tensor]

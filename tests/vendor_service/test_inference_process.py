@@ -3,6 +3,7 @@ where `auto` puts them."""
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 import httpx
@@ -21,6 +22,9 @@ async def test_sells_embeddings_from_a_model_process(redis_url: str, redis_prefi
     async with app.router.lifespan_context(app):
         model = app.state.vendor.model
         assert isinstance(model, ProcessModel)
+        pid = model.pid
+        assert pid is not None
+        assert app.state.vendor.image_batcher.max_in_flight == 2  # VENDOR_BATCHES_IN_FLIGHT
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://vendor") as client:
             key = await client.post(
@@ -37,7 +41,20 @@ async def test_sells_embeddings_from_a_model_process(redis_url: str, redis_prefi
     assert texts.status_code == 200, texts.text
     assert len(images.json()["data"]) == 2
     assert images.json()["usage"]["budget_remaining"] + images.json()["usage"]["cost"] == 100
-    assert not model._process.is_alive()  # shut down with the app
+    assert model.pid is None  # shut down with the app
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+async def test_a_forward_in_a_thread_runs_one_batch_at_a_time(
+    redis_url: str, redis_prefix: str
+) -> None:
+    settings = test_settings(redis_url, redis_prefix, inference_process=False,
+                             batches_in_flight=4)  # fmt: skip
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        assert app.state.vendor.image_batcher.max_in_flight == 1
+        assert app.state.vendor.text_batcher.max_in_flight == 1
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,11 @@
 
 One `Batcher` per modality. Requests `submit` their inputs; a worker task gathers queued
 inputs until `max_batch_size` are waiting or `max_wait_ms` passed since the oldest arrived,
-runs the forward in the one inference thread (never on the event loop), and hands each request
-its own rows. A request larger than a batch is split across batches. The queue is bounded in
+runs the forward in the executor (never on the event loop), and hands each request its own
+rows. A request larger than a batch is split across batches. Up to `max_in_flight` batches
+run at once: 1 for a forward in a thread of this process; 2 in front of a model process,
+so the next batch already waits in its pipe while the current one runs (results may then
+come back out of order; a split request is put together by position). The queue is bounded in
 items: beyond it `submit` raises 503 overloaded at once. When a forward raises, only the
 requests in that batch fail (503 inference_failed) and `health.ok` turns False until a later
 forward succeeds; a request whose forward takes longer than `timeout_seconds` fails the same
@@ -53,8 +56,12 @@ class _Job(Generic[Item]):
     future: asyncio.Future[torch.Tensor]
     enqueued_at: float
     taken: int = 0  # items already handed to a batch
-    parts: list[torch.Tensor] = field(default_factory=list)
+    parts: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (first row, rows)
     done_rows: int = 0
+
+
+# A batch's share of one job: (job, index of its first item in the job, number of items).
+_Slice = tuple[_Job[Item], int, int]
 
 
 class Batcher(Generic[Item]):
@@ -69,6 +76,7 @@ class Batcher(Generic[Item]):
         observer: BatchObserver | None = None,
         collate: Callable[[list[Item]], Any] | None = None,
         timeout_seconds: float = 20.0,
+        max_in_flight: int = 1,
     ) -> None:
         self._forward = forward
         self._collate = collate or (lambda items: items)
@@ -83,6 +91,9 @@ class Batcher(Generic[Item]):
         self._queued_items = 0
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
+        self.max_in_flight = max_in_flight
+        self._slots = asyncio.Semaphore(max_in_flight)  # batches dispatched, not yet answered
+        self._running: set[asyncio.Task[None]] = set()
 
     @property
     def queued_items(self) -> int:
@@ -92,10 +103,11 @@ class Batcher(Generic[Item]):
         self._worker = asyncio.create_task(self._run(), name="batcher")
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        for task in [self._worker, *self._running]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for job in self._jobs:
             if not job.future.done():
                 job.future.set_exception(Unavailable(ErrorCode.NOT_READY, "shutting down"))
@@ -120,15 +132,28 @@ class Batcher(Generic[Item]):
 
     async def _run(self) -> None:
         while True:
-            await self._wait_for_batch()
-            batch, slices = self._take_batch()
-            if not batch:
-                continue
+            await self._slots.acquire()
             try:
-                await self._run_batch(batch, slices)
-            except Exception:  # never let the worker die: later requests would hang
-                log.exception("batcher bookkeeping failed")
-                self._fail(slices)
+                await self._wait_for_batch()
+                batch, slices = self._take_batch()
+            except BaseException:
+                self._slots.release()
+                raise
+            if not batch:
+                self._slots.release()
+                continue
+            task = asyncio.create_task(self._dispatch(batch, slices), name="batch")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _dispatch(self, batch: list[Item], slices: list[_Slice[Item]]) -> None:
+        try:
+            await self._run_batch(batch, slices)
+        except Exception:  # never let a failure escape: later requests would hang
+            log.exception("batcher bookkeeping failed")
+            self._fail(slices)
+        finally:
+            self._slots.release()
 
     async def _wait_for_batch(self) -> None:
         while not self._jobs:
@@ -143,10 +168,10 @@ class Batcher(Generic[Item]):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), remaining)
 
-    def _take_batch(self) -> tuple[list[Item], list[tuple[_Job[Item], int]]]:
-        """Pop up to max_batch_size items (splitting a big job); slices: (job, rows)."""
+    def _take_batch(self) -> tuple[list[Item], list[_Slice[Item]]]:
+        """Pop up to max_batch_size items (splitting a big job); slices: (job, first, rows)."""
         batch: list[Item] = []
-        slices: list[tuple[_Job[Item], int]] = []
+        slices: list[_Slice[Item]] = []
         while self._jobs and len(batch) < self.max_batch_size:
             job = self._jobs[0]
             if job.future.done():  # the caller went away: drop what it still had queued
@@ -155,15 +180,15 @@ class Batcher(Generic[Item]):
                 continue
             rows = min(len(job.items) - job.taken, self.max_batch_size - len(batch))
             batch.extend(job.items[job.taken : job.taken + rows])
+            slices.append((job, job.taken, rows))
             job.taken += rows
-            slices.append((job, rows))
             if job.taken == len(job.items):
                 self._jobs.popleft()
         self._queued_items -= len(batch)
         self.observer.on_queue_depth(self._queued_items)
         return batch, slices
 
-    async def _run_batch(self, batch: list[Item], slices: list[tuple[_Job[Item], int]]) -> None:
+    async def _run_batch(self, batch: list[Item], slices: list[_Slice[Item]]) -> None:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
@@ -179,18 +204,18 @@ class Batcher(Generic[Item]):
         self.observer.on_batch(len(batch), time.perf_counter() - started)
         self._deliver(output, slices)
 
-    def _deliver(self, output: torch.Tensor, slices: list[tuple[_Job[Item], int]]) -> None:
+    def _deliver(self, output: torch.Tensor, slices: list[_Slice[Item]]) -> None:
         row = 0
-        for job, rows in slices:
-            job.parts.append(output[row : row + rows])
+        for job, first, rows in slices:
+            job.parts.append((first, output[row : row + rows]))
             job.done_rows += rows
             row += rows
             if job.done_rows == len(job.items) and not job.future.done():
-                parts = job.parts
+                parts = [part for _, part in sorted(job.parts, key=lambda part: part[0])]
                 job.future.set_result(parts[0] if len(parts) == 1 else torch.cat(parts))
 
-    def _fail(self, slices: list[tuple[_Job[Item], int]]) -> None:
-        for job, _ in slices:
+    def _fail(self, slices: list[_Slice[Item]]) -> None:
+        for job, _, _ in slices:
             if job.future.done():
                 continue
             job.future.set_exception(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -39,8 +39,11 @@ async def executor() -> AsyncIterator[ThreadPoolExecutor]:
     pool.shutdown(wait=True)
 
 
-def make(forward: RecordingForward, executor: ThreadPoolExecutor, **kw: float) -> Batcher[float]:
-    options = {"max_batch_size": 8, "max_wait_ms": 20.0, "max_queue_items": 64, **kw}
+def make(
+    forward: Callable[[list[float]], torch.Tensor], executor: ThreadPoolExecutor, **kw: float
+) -> Batcher[float]:
+    options = {"max_batch_size": 8, "max_wait_ms": 20.0, "max_queue_items": 64,
+               "max_in_flight": 1, **kw}  # fmt: skip
     batcher: Batcher[float] = Batcher(
         forward,
         executor,
@@ -48,6 +51,7 @@ def make(forward: RecordingForward, executor: ThreadPoolExecutor, **kw: float) -
         options["max_wait_ms"],
         int(options["max_queue_items"]),
         ModelHealth(),
+        max_in_flight=int(options["max_in_flight"]),
     )
     batcher.start()
     return batcher
@@ -131,3 +135,51 @@ async def test_hung_forward_times_out_and_marks_unhealthy(executor: ThreadPoolEx
     assert (await batcher.submit([2.0]))[0, 0].item() == 2.0
     assert batcher.health.ok
     await batcher.stop()
+
+
+class FirstWaitsForSecond:
+    """The first forward finishes only after the second has: answers come back out of order,
+    and only if both run at once."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.second_done = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, items: list[float]) -> torch.Tensor:
+        with self.lock:
+            self.calls += 1
+            first = self.calls == 1
+        if first:
+            assert self.second_done.wait(timeout=5), "the second batch was never dispatched"
+        else:
+            self.second_done.set()
+        values = torch.tensor(items, dtype=torch.float32)
+        return torch.stack([values, 2 * values], dim=1)
+
+
+async def test_two_batches_in_flight_put_a_split_request_together_by_position() -> None:
+    pool = ThreadPoolExecutor(max_workers=2)
+    forward = FirstWaitsForSecond()
+    batcher = make(forward, pool, max_batch_size=4, max_wait_ms=0.0, max_in_flight=2)
+    out = await batcher.submit([float(i) for i in range(8)])
+    await batcher.stop()
+    pool.shutdown(wait=True)
+    assert forward.calls == 2
+    assert out[:, 0].tolist() == [float(i) for i in range(8)]
+
+
+async def test_one_batch_in_flight_waits_for_the_answer_before_the_next() -> None:
+    pool = ThreadPoolExecutor(max_workers=2)
+    forward = RecordingForward()
+    forward.gate.clear()
+    batcher = make(forward, pool, max_batch_size=2, max_wait_ms=0.0, max_in_flight=1)
+    first = asyncio.create_task(batcher.submit([1.0, 2.0]))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(batcher.submit([3.0, 4.0]))
+    await asyncio.sleep(0.05)
+    assert batcher.queued_items == 2  # not dispatched while the first is unanswered
+    forward.gate.set()
+    assert len(await first) == 2 and len(await second) == 2
+    await batcher.stop()
+    pool.shutdown(wait=True)

@@ -1,16 +1,18 @@
-"""ProcessModel: the same embeddings as the model in-process; a dead child costs one batch."""
+"""ProcessModel: the same embeddings as the model in-process (image batches through shared
+memory or the pipe), several calls in flight, and a dead child that costs only its calls."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 
 from tests.support.live_vendor import TINY_MODEL
-from vendor_service.app import open_clip_factory
 from vendor_service.engine.open_clip_model import OpenClipModel
 from vendor_service.engine.process_model import ModelProcessError, ProcessModel
 from vendor_service.settings import Settings
@@ -24,32 +26,114 @@ def _broken_factory(settings: Settings) -> OpenClipModel:
     raise ValueError("no such checkpoint")
 
 
+class _SlowOnRequest(OpenClipModel):
+    """Takes two seconds over a text batch that contains "slow": a forward to kill in."""
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        if "slow" in texts:
+            time.sleep(2)
+        return super().encode_texts(texts)
+
+
+def _slow_factory(settings: Settings) -> OpenClipModel:
+    return _SlowOnRequest(settings)
+
+
 @pytest.fixture(scope="module")
 def remote() -> Iterator[ProcessModel]:
-    model = ProcessModel(_settings(), open_clip_factory)
+    model = ProcessModel(_settings(), _slow_factory)
     yield model
     model.close()
 
 
-def test_matches_the_model_in_process(remote: ProcessModel) -> None:
-    local = OpenClipModel(_settings())
+@pytest.fixture(scope="module")
+def local() -> OpenClipModel:
+    return OpenClipModel(_settings())
+
+
+def test_matches_the_model_in_process(remote: ProcessModel, local: OpenClipModel) -> None:
     assert remote.info == local.info
     size = local.info.image_size
-    batch = torch.rand(3, 3, size, size)
-    assert torch.allclose(remote.encode_images(batch), local.encode_images(batch), atol=1e-5)
+    normalised = torch.rand(3, 3, size, size)  # goes through the pipe
+    assert torch.allclose(
+        remote.encode_images(normalised), local.encode_images(normalised), atol=1e-5
+    )
+    pixels = torch.randint(0, 256, (5, 3, size, size), dtype=torch.uint8)  # through a slot
+    assert torch.allclose(remote.encode_images(pixels), local.encode_images(pixels), atol=1e-5)
     texts = ["a photo of a star", "a sketch of a cat"]
     assert torch.allclose(remote.encode_texts(texts), local.encode_texts(texts), atol=1e-5)
 
 
-def test_a_dead_child_fails_one_batch_then_restarts(remote: ProcessModel) -> None:
-    pid = remote._process.pid
+def test_calls_in_flight_at_once_each_get_their_own_answer(
+    remote: ProcessModel, local: OpenClipModel
+) -> None:
+    texts = [[f"a drawing of shape number {i}"] * (1 + i % 3) for i in range(24)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(remote.encode_texts, texts))
+    for batch, answer in zip(texts, answers, strict=True):
+        assert torch.allclose(answer, local.encode_texts(batch), atol=1e-5)
+
+
+def test_image_batches_in_flight_at_once_never_share_a_slot(
+    remote: ProcessModel, local: OpenClipModel
+) -> None:
+    size = local.info.image_size
+    batches = [torch.full((1 + i % 4, 3, size, size), i * 9, dtype=torch.uint8) for i in range(16)]
+    with ThreadPoolExecutor(max_workers=6) as pool:  # more callers than slots
+        answers = list(pool.map(remote.encode_images, batches))
+    for batch, answer in zip(batches, answers, strict=True):
+        assert torch.allclose(answer, local.encode_images(batch), atol=1e-5)
+
+
+def test_without_shared_memory_image_batches_go_through_the_pipe(
+    monkeypatch: pytest.MonkeyPatch, local: OpenClipModel
+) -> None:
+    def no_room(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("vendor_service.engine.process_model.BatchSlots", no_room)
+    model = ProcessModel(_settings(), _slow_factory)
+    try:
+        size = local.info.image_size
+        pixels = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)
+        assert torch.allclose(model.encode_images(pixels), local.encode_images(pixels), atol=1e-5)
+    finally:
+        model.close()
+
+
+def test_a_forward_that_raises_fails_only_its_call(remote: ProcessModel) -> None:
+    pid = remote.pid
+    with pytest.raises(ModelProcessError):
+        remote.encode_images(torch.zeros(1, 3, 7, 7))
+    assert remote.encode_texts(["still here"]).shape == (1, remote.info.embedding_dim)
+    assert remote.pid == pid
+
+
+def test_a_child_killed_mid_forward_fails_the_calls_in_flight_then_restarts(
+    remote: ProcessModel,
+) -> None:
+    pid = remote.pid
+    assert pid is not None
+    running = remote.submit("texts", ["slow"])
+    queued = remote.submit("texts", ["waits in the pipe"])
+    time.sleep(0.5)  # the child is inside the slow forward
     os.kill(pid, signal.SIGKILL)
-    remote._process.join(timeout=10)
-    with pytest.raises(ModelProcessError, match="died"):
-        remote.encode_texts(["lost with the process"])
+    for call in (running, queued):
+        with pytest.raises(ModelProcessError, match="died"):
+            call.result(timeout=10)
     out = remote.encode_texts(["served by a new one"])
     assert out.shape == (1, remote.info.embedding_dim)
-    assert remote._process.pid != pid
+    assert remote.pid != pid
+
+
+def test_a_child_that_died_while_idle_costs_no_call(remote: ProcessModel) -> None:
+    pid = remote.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    out = remote.encode_texts(["nothing was in flight"])
+    assert out.shape == (1, remote.info.embedding_dim)
+    assert remote.pid != pid
 
 
 def test_a_model_that_cannot_load_refuses_to_start() -> None:
