@@ -477,8 +477,8 @@ def main() -> None:
     latency: list[tuple[str, LoadResult]] = []
     raws: dict[str, float] = {}  # one model's raw rate, measured right before each design
     capacities: dict[str, float] = {}  # the raw rate of as many models as the design has
-    for mode in modes:
-        design, *settings = mode.split("+")
+    for mode in labelled(modes):
+        design, *settings = mode.split(" #")[0].split("+")
         # The machine's speed drifts over a run (±10 % in minutes here): each design is
         # compared with the raw rate measured next to its own phases, not the run's first.
         raws[mode] = capacities[mode] = raw_throughput(args.model, args.threads, seconds=4)
@@ -502,7 +502,7 @@ def main() -> None:
     for label, r in latency:
         print(f"  {label:40s} p50 {r.pct(0.5):6.2f} ms  p99 {r.pct(0.99):6.2f} ms  "
               f"({len(r.latencies)} requests, {r.errors} errors)")  # fmt: skip
-    for mode in modes:
+    for mode in labelled(modes):
         by = dict(latency)
         added = by[f"[{mode}] metered"].pct(0.5) - by[f"[{mode}] unmetered"].pct(0.5)
         print(f"  [{mode}] metering adds {added:+.2f} ms at p50")
@@ -510,6 +510,12 @@ def main() -> None:
     for part, micros in request_parts(pngs[0], size, args.redis_url).items():
         print(f"  {part:40s} {micros:8.0f}")
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
+
+
+def labelled(modes: list[str]) -> list[str]:
+    """Each mode once more with " #2", " #3"... where a run repeats it (A/B/A/B)."""
+    return [mode if not modes[:i].count(mode) else f"{mode} #{modes[:i].count(mode) + 1}"
+            for i, mode in enumerate(modes)]  # fmt: skip
 
 
 def alternate_latency(

@@ -93,12 +93,15 @@ class _Child:
 class ProcessModel:
     """An EmbeddingModel whose forward passes run in a child process."""
 
-    def __init__(self, settings: Settings, factory: ModelFactory) -> None:
+    def __init__(
+        self, settings: Settings, factory: ModelFactory, shared_memory: bool = True
+    ) -> None:
+        """`shared_memory=False` sends image batches through the pipe (for comparison)."""
         self._settings, self._factory = settings, factory
         self._lock = threading.Lock()  # guards the child: sends, restarts, death
         self._child: _Child | None = None
         self._slots: BatchSlots | None = None
-        self._slots_failed = False
+        self._slots_failed = not shared_memory
         self.info, self.preprocessor = self._start()
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
