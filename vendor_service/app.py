@@ -226,11 +226,11 @@ async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
     state.metrics.ready.set(0)
     await state.text_batcher.stop()
     await state.image_batcher.stop()
+    close = getattr(state.model, "close", None)
+    if close is not None:  # a model process: its calls in flight fail, so no thread waits on
+        close()  # a hung child below
     state.executor.shutdown(wait=True)
     state.decode_pool.shutdown(wait=True)
-    close = getattr(state.model, "close", None)
-    if close is not None:
-        close()
     await state.redis.aclose()
     await state.redis.connection_pool.disconnect()
     state.metrics.close()

@@ -149,6 +149,9 @@ class Batcher(Generic[Item]):
     async def _dispatch(self, batch: list[Item], slices: list[_Slice[Item]]) -> None:
         try:
             await self._run_batch(batch, slices)
+        except asyncio.CancelledError:  # stopping: its callers get an answer, not a timeout
+            self._fail(slices, Unavailable(ErrorCode.NOT_READY, "shutting down"))
+            raise
         except Exception:  # never let a failure escape: later requests would hang
             log.exception("batcher bookkeeping failed")
             self._fail(slices)
@@ -214,12 +217,13 @@ class Batcher(Generic[Item]):
                 parts = [part for _, part in sorted(job.parts, key=lambda part: part[0])]
                 job.future.set_result(parts[0] if len(parts) == 1 else torch.cat(parts))
 
-    def _fail(self, slices: list[_Slice[Item]]) -> None:
+    def _fail(self, slices: list[_Slice[Item]], error: Unavailable | None = None) -> None:
         for job, _, _ in slices:
             if job.future.done():
                 continue
             job.future.set_exception(
-                Unavailable(ErrorCode.INFERENCE_FAILED, "inference failed; you were not charged")
+                error
+                or Unavailable(ErrorCode.INFERENCE_FAILED, "inference failed; you were not charged")
             )
             if job.taken < len(job.items) and job in self._jobs:  # drop its queued remainder
                 self._queued_items -= len(job.items) - job.taken

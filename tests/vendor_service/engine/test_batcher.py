@@ -183,3 +183,19 @@ async def test_one_batch_in_flight_waits_for_the_answer_before_the_next() -> Non
     assert len(await first) == 2 and len(await second) == 2
     await batcher.stop()
     pool.shutdown(wait=True)
+
+
+async def test_stopping_answers_the_callers_of_a_batch_in_flight(
+    executor: ThreadPoolExecutor,
+) -> None:
+    forward = RecordingForward()
+    forward.gate.clear()  # the forward never returns on its own
+    batcher = make(forward, executor, max_wait_ms=0.0)
+    batcher.timeout = 30.0
+    waiting = asyncio.create_task(batcher.submit([1.0]))
+    await asyncio.sleep(0.05)  # taken into the blocked forward
+    await batcher.stop()
+    with pytest.raises(Unavailable) as caught:
+        await asyncio.wait_for(waiting, 2.0)  # now, not after the 30 s timeout
+    assert caught.value.code == "not_ready"
+    forward.gate.set()
