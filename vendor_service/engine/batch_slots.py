@@ -3,7 +3,7 @@
 Through a pipe, a batch of 64 images of 64x64 (786 KB) crosses in 64 KB pieces, each one
 waiting for the server's sending thread to be scheduled again; the child then unpickles a
 fresh copy. In a slot, the server writes the batch once, the pipe carries only (slot, rows),
-and the child reads the rows in place. A slot is busy from `acquire` until the child's reply
+and the child reads the rows in place. A slot is busy from `put` until the child's reply
 for it arrives (`release`), so the child never reads a slot that is being rewritten.
 
 Slots live in shared memory (`/dev/shm` on Linux; containers get 64 MB there unless told

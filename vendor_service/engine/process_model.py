@@ -113,7 +113,11 @@ class ProcessModel:
             return torch.from_numpy(self.submit("images", np.ascontiguousarray(batch.numpy()))
                                     .result())  # fmt: skip
         index = slots.put(batch)
-        call = self.submit("slot", (index, batch.shape[0]))
+        try:
+            call = self.submit("slot", (index, batch.shape[0]))
+        except BaseException:  # never sent (a new child failed to start): the slot is free
+            slots.release(index)
+            raise
         call.add_done_callback(lambda _: slots.release(index))  # answered: the child is done
         return torch.from_numpy(call.result())
 
@@ -175,7 +179,11 @@ class ProcessModel:
         if reply[2] is None:
             process.kill()
             raise ModelProcessError("the model has no picklable `preprocessor` to run here")
-        self._attach_slots(requests_in, replies_out, reply[1])
+        try:
+            self._attach_slots(requests_in, replies_out, reply[1])
+        except ModelProcessError:
+            process.kill()
+            raise
         child = _Child(process, requests_in, replies_out)
         self._child = child
         threading.Thread(
@@ -197,8 +205,11 @@ class ProcessModel:
                 self._slots_failed = True
         if self._slots is None:
             return
-        requests.send(("attach", (self._slots.names, self._slots.shape)))
-        tag, value = replies.recv()
+        try:
+            requests.send(("attach", (self._slots.names, self._slots.shape)))
+            tag, value = replies.recv()
+        except (EOFError, OSError) as exc:
+            raise ModelProcessError("the model process died before it was ready") from exc
         if tag != "ok":
             log.warning("the model process cannot attach the image slots (%s); image batches "
                         "go through the pipe", value)  # fmt: skip

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -139,3 +140,50 @@ def test_a_child_that_died_while_idle_costs_no_call(remote: ProcessModel) -> Non
 def test_a_model_that_cannot_load_refuses_to_start() -> None:
     with pytest.raises(ModelProcessError, match="no such checkpoint"):
         ProcessModel(_settings(), _broken_factory)
+
+
+def _within(seconds: float, call: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """`call()` in a daemon thread: its answer or its exception, or a failure if it blocks."""
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.append(_outcome(call)), daemon=True)
+    worker.start()
+    worker.join(timeout=seconds)
+    assert outcome, f"still blocked after {seconds} s"
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    assert isinstance(outcome[0], torch.Tensor)
+    return outcome[0]
+
+
+def _outcome(call: Callable[[], torch.Tensor]) -> object:
+    try:
+        return call()
+    except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+        return exc
+
+
+def test_a_batch_that_could_not_be_sent_gives_its_slot_back(
+    monkeypatch: pytest.MonkeyPatch, local: OpenClipModel
+) -> None:
+    model = ProcessModel(_settings(), _slow_factory)  # 2 slots (VENDOR_BATCHES_IN_FLIGHT)
+    try:
+        pid = model.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        restart = model._start
+
+        def cannot_start() -> None:
+            raise ModelProcessError("no room for a new model process")
+
+        monkeypatch.setattr(model, "_start", cannot_start)
+        size = local.info.image_size
+        pixels = torch.randint(0, 256, (2, 3, size, size), dtype=torch.uint8)
+        for _ in range(3):  # more failures than slots: a leaked slot blocks the third
+            with pytest.raises(ModelProcessError, match="no room"):
+                _within(10, lambda: model.encode_images(pixels))
+        monkeypatch.setattr(model, "_start", restart)
+        out = _within(60, lambda: model.encode_images(pixels))
+        assert torch.allclose(out, local.encode_images(pixels), atol=1e-5)
+    finally:
+        model.close()
