@@ -21,13 +21,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_serving as bench
 
-DESIGNS = {
-    "thread": {"VENDOR_INFERENCE_PROCESS": "false"},
-    "process": {"VENDOR_INFERENCE_PROCESS": "true"},
-    "workers": {"VENDOR_WORKERS": str(os.cpu_count() or 2)},
-}
-UNMETERED = {"VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -39,13 +32,14 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", bench.DEFAULT_REDIS))
     args = parser.parse_args()
     modes = [mode for mode in args.modes.split(",") if mode]
+    designs = bench.server_designs(os.cpu_count() or 2)
     size = bench.model_image_size(args.model)
     images = [base64.b64encode(bench.smooth_png(i, size)).decode() for i in range(64)]
     with ExitStack() as stack:
         servers = {}
         for mode in modes:
-            for kind, extra in (("metered", {}), ("unmetered", UNMETERED)):
-                env = {**DESIGNS[mode], **extra}
+            for kind, extra in (("metered", {}), ("unmetered", bench.UNMETERED)):
+                env = {**designs[mode], **extra}
                 server = stack.enter_context(bench.serve(args.model, 1, args.redis_url, **env))
                 servers[f"[{mode}] {kind}"] = server
         bodies = {name: bench.request_bodies(s.model_id, images, 1) for name, s in servers.items()}

@@ -6,7 +6,7 @@ What the served (a) figure cannot separate: how much of the forward's rate the h
 model process costs by itself, with no HTTP server competing for the cores. Each round
 measures every variant for a few seconds, one after the other, so drift hits them alike; it
 prints each variant's images/s, its ratio to the raw rate of the same round, and the CPU time
-the child spent per image (from /proc, Linux only).
+the child spent per image (user + system, from /proc; Linux only).
 
     PYTHONPATH=. python benchmarks/bench_model_process.py [--model bench-clip-64] \
         [--batch 64] [--seconds 3] [--rounds 3]
@@ -31,27 +31,19 @@ from vendor_service.engine.process_model import ProcessModel
 from vendor_service.settings import Settings
 
 
-def child_cpu_seconds(pid: int) -> float:
-    """On-CPU seconds of every thread of `pid` so far (schedstat, nanoseconds)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
-
-
 def through(
     model: ProcessModel, batch: torch.Tensor, in_flight: int, seconds: float
 ) -> tuple[float, float]:
     """images/s and the child's CPU ms per image, `in_flight` callers at once."""
     assert model.pid is not None
-    cpu_before, images = child_cpu_seconds(model.pid), 0
+    cpu_before, images = bench.process_cpu_seconds(model.pid), 0
     with ThreadPoolExecutor(in_flight) as callers:
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             list(callers.map(lambda _: model.encode_images(batch), range(4 * in_flight)))
             images += 4 * in_flight * batch.shape[0]
         elapsed = time.perf_counter() - started
-    cpu = child_cpu_seconds(model.pid) - cpu_before
+    cpu = bench.process_cpu_seconds(model.pid) - cpu_before
     return images / elapsed, 1000 * cpu / images
 
 

@@ -453,11 +453,7 @@ def main() -> None:
                         help="VENDOR_WORKERS of the workers mode")  # fmt: skip
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", DEFAULT_REDIS))
     args = parser.parse_args()
-    designs = {
-        "thread": {"VENDOR_INFERENCE_PROCESS": "false"},
-        "process": {"VENDOR_INFERENCE_PROCESS": "true"},
-        "workers": {"VENDOR_WORKERS": str(args.workers)},
-    }
+    designs = server_designs(args.workers)
     modes = [mode for mode in args.modes.split(",") if mode]
     if unknown := {mode.split("+")[0] for mode in modes} - set(designs):
         parser.error(f"unknown modes {sorted(unknown)}; known: {', '.join(designs)}")
@@ -488,7 +484,7 @@ def main() -> None:
             note = f"; {capacities[mode]:.0f} in {args.workers} processes at once (x cap)"
         print(f"raw right before [{mode}]: {raws[mode]:.0f} images/s{note}")
         env = {**designs[design], **dict(item.split("=", 1) for item in settings)}
-        unmetered_env = {**env, "VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
+        unmetered_env = {**env, **UNMETERED}
         with (
             serve(args.model, args.threads, args.redis_url, **env) as metered,
             serve(args.model, args.threads, args.redis_url, **unmetered_env) as unmetered,
@@ -510,6 +506,19 @@ def main() -> None:
     for part, micros in request_parts(pngs[0], size, args.redis_url).items():
         print(f"  {part:40s} {micros:8.0f}")
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
+
+
+def server_designs(workers: int) -> dict[str, dict[str, str]]:
+    """The server designs compared, as the settings that make each."""
+    return {
+        "thread": {"VENDOR_INFERENCE_PROCESS": "false"},
+        "process": {"VENDOR_INFERENCE_PROCESS": "true"},
+        "workers": {"VENDOR_WORKERS": str(workers)},
+    }
+
+
+# The benchmark switch (dev mode only): the same server with no ledger at all.
+UNMETERED = {"VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
 
 
 def labelled(modes: list[str]) -> list[str]:
