@@ -40,7 +40,7 @@ def main() -> None:
         for mode in modes:
             for kind, extra in (("metered", {}), ("unmetered", bench.UNMETERED)):
                 env = {**designs[mode], **extra}
-                server = stack.enter_context(bench.serve(args.model, 1, args.redis_url, **env))
+                server = stack.enter_context(bench.serve(args.model, 1, args.redis_url, env))
                 servers[f"[{mode}] {kind}"] = server
         bodies = {name: bench.request_bodies(s.model_id, images, 1) for name, s in servers.items()}
         if args.heavy:

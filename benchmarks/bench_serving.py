@@ -37,7 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,13 +197,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(model: str, threads: int, redis_url: str, **env: str) -> Iterator[Server]:
-    """A vendor subprocess with a key of (nearly) unlimited budget."""
+def serve(
+    model: str,
+    threads: int,
+    redis_url: str,
+    env: Mapping[str, str] | None = None,
+    repo: Path = REPO,
+) -> Iterator[Server]:
+    """A vendor subprocess with a key of (nearly) unlimited budget, running the code of
+    checkout `repo` (this one unless told otherwise)."""
     port = free_port()
     prefix = f"bench:{secrets.token_hex(4)}:"
     environment = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(repo),
         "REDIS_URL": redis_url,
         "VENDOR_REDIS_PREFIX": prefix,
         "VENDOR_ADMIN_TOKEN": ADMIN,
@@ -214,13 +221,13 @@ def serve(model: str, threads: int, redis_url: str, **env: str) -> Iterator[Serv
         "VENDOR_RATE_LIMIT_REQUESTS": "1000000/second",
         "VENDOR_RATE_LIMIT_ITEMS": "10000000/second",
         "VENDOR_LOG_LEVEL": "WARNING",
-        **env,
+        **(env or {}),
     }
     command = [sys.executable, "-m", "vendor_service", "serve", "--port", str(port)]
-    process = subprocess.Popen(command, env=environment, cwd=REPO)
+    process = subprocess.Popen(command, env=environment, cwd=repo)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(base, int(env.get("VENDOR_WORKERS", "1")))
+        wait_until_ready(base, int((env or {}).get("VENDOR_WORKERS", "1")))
         admin = {"Authorization": f"Bearer {ADMIN}"}
         key = httpx.post(
             f"{base}/v1/admin/keys", json={"name": "bench", "budget": 10**13}, headers=admin
@@ -486,8 +493,8 @@ def main() -> None:
         env = {**designs[design], **dict(item.split("=", 1) for item in settings)}
         unmetered_env = {**env, **UNMETERED}
         with (
-            serve(args.model, args.threads, args.redis_url, **env) as metered,
-            serve(args.model, args.threads, args.redis_url, **unmetered_env) as unmetered,
+            serve(args.model, args.threads, args.redis_url, env) as metered,
+            serve(args.model, args.threads, args.redis_url, unmetered_env) as unmetered,
         ):
             rows += phases(metered, images, args.seconds, mode)
             label = f"[{mode}] (b) 1-image, 32 clients, UNMETERED"
