@@ -23,6 +23,7 @@ from vendor_service.api.routes import admin, embeddings, health, models, usage
 from vendor_service.engine.batcher import Batcher, BatchObserver, ModelHealth
 from vendor_service.engine.model import EmbeddingModel, ModelFactory
 from vendor_service.engine.open_clip_model import pick_device
+from vendor_service.heap import settled_heap
 from vendor_service.ledger import Ledger, run_reaper
 from vendor_service.metrics import VendorMetrics
 from vendor_service.rate_limits import KeyRateLimiter
@@ -70,7 +71,8 @@ def _lifespan(
         )
         try:
             await warm_up(state)
-            yield
+            with settled_heap(settings.gc_threshold):
+                yield
         finally:
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

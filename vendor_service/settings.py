@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # Each image batch in flight has a shared-memory slot of max_batch_size images, allocated
     # at start (2 x 64 x 3 x 224 x 224 bytes = 19 MB for a 224 px model).
     batches_in_flight: int = Field(default=2, ge=1, le=8)
+    # Python's garbage collector after warm-up: everything alive then (torch, the model, every
+    # module) is frozen out of later collections, and the youngest generation is collected
+    # every gc_threshold net allocations instead of Python's 700. 0 leaves the collector alone.
+    gc_threshold: int = Field(default=20_000, ge=0, le=10_000_000)
     # HTTP worker processes of `serve` (each with its own event loop, GIL and model; one Redis).
     workers: int = Field(default=1, ge=1, le=64)
 

@@ -72,6 +72,9 @@ def test_settings(redis_url: str, redis_prefix: str, **overrides: Any) -> Settin
         "admin_token": ADMIN_TOKEN,
         "model": TINY_MODEL,
         "pretrained": "",
+        # Settling the heap costs a full collection (~0.4 s) per app start; test_heap.py and
+        # the subprocess tests run it, the in-process apps leave the collector alone.
+        "gc_threshold": 0,
     }
     values.update(overrides)
     return Settings(**values)
