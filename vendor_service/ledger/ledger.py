@@ -220,7 +220,10 @@ class Ledger:
         raise _reserve_error(status, cost, reply)
 
     async def commit(self, reservation: Reservation, head: bytes, tail: bytes) -> int:
-        """Charge a reservation and store `head + remaining + tail`; returns remaining."""
+        """Charge a reservation and, under an Idempotency-Key, store `head + remaining + tail`
+        for replays; returns remaining."""
+        if not reservation.idem_key:  # nothing to store: the body need not cross to Redis
+            head = tail = b""
         reply = await self._scripts["commit"](
             keys=[
                 self.key_hash(reservation.key_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -40,6 +41,25 @@ async def test_reserve_commit_moves_hold_into_spend(ledger: Ledger) -> None:
     assert await books(ledger, key.key_id) == (100, 30, 0, 70)
     usage = await ledger.usage(key.key_id)
     assert (usage.images, usage.texts, usage.requests) == (3, 0, 1)
+
+
+async def test_only_a_commit_under_an_idempotency_key_sends_the_body(ledger: Ledger) -> None:
+    # Without a key nothing is stored for replay, so a 32-image body need not cross to Redis.
+    sent: list[list[Any]] = []
+    script = ledger._scripts["commit"]
+
+    async def recording(keys: list[str], args: list[Any]) -> Any:
+        sent.append(args[1:3])
+        return await script(keys=keys, args=args)
+
+    ledger._scripts["commit"] = recording  # type: ignore[assignment]
+    key = await ledger.create_key("a", 100)
+    for idempotency_key in (None, "idem-1"):
+        held = await ledger.reserve(key.key_id, 10, 1, 0, idempotency_key, "fp")
+        assert isinstance(held, Reservation)
+        assert await ledger.commit(held, b"head", b"tail") in (90, 80)
+    assert sent == [[b"", b""], [b"head", b"tail"]]
+    assert await ledger.reserve(key.key_id, 10, 1, 0, "idem-1", "fp") == Replay(b"head80tail")
 
 
 async def test_refund_releases_the_hold(ledger: Ledger) -> None:
