@@ -59,15 +59,10 @@ def worktree(ref: str) -> Iterator[Path]:
             subprocess.run([*git, "worktree", "remove", "--force", str(path)], check=False)
 
 
-def own_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def one_round(server: bench.Server, bodies: list[bytes], clients: int, seconds: float) -> Round:
-    before = own_cpu_seconds(server.pid)
+    before = bench.process_cpu_seconds(server.pid, children=False)
     result = bench.measure(server, bodies, 1, clients, seconds)
-    own = own_cpu_seconds(server.pid) - before
+    own = bench.process_cpu_seconds(server.pid, children=False) - before
     per = 1000 / max(1, result.items)
     return Round(result.rate(), result.pct(0.5), result.pct(0.99), own * per,
                  result.server_cpu * per, dict(result.statuses))  # fmt: skip

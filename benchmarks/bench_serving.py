@@ -344,15 +344,17 @@ async def redis_parts(redis_url: str, repeat: int = 300) -> dict[str, float]:
     return parts
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process and its live children (a model process), from
-    /proc."""
+def process_cpu_seconds(pid: int, children: bool = True) -> float:
+    """user + system CPU seconds of a process and (unless `children=False`) its live children
+    (a model process), from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    children = []
+    if not children:
+        return own
+    kids = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        children += (task / "children").read_text().split()
-    return own + sum(process_cpu_seconds(int(child)) for child in children)
+        kids += (task / "children").read_text().split()
+    return own + sum(process_cpu_seconds(int(kid)) for kid in kids)
 
 
 def redis_cpu_seconds(redis_url: str) -> float:
