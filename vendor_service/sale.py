@@ -1,18 +1,26 @@
 """Selling embeddings: check -> (images: affordable?) -> rate limit + decode -> reserve -> infer
 -> commit (or refund).
 
-Nothing is reserved before the request is known to be valid; nothing is delivered that was
-not committed; whatever goes wrong after the reservation (inference failure, the caller
-leaving) refunds it. If the process dies, the reservation's lease refunds it.
+Nothing is reserved before the request is known to be valid; no forward pass takes an item
+before its reservation is held; nothing is delivered that was not committed; whatever goes
+wrong after the reservation (inference failure, the caller leaving) refunds it. If the process
+dies, the reservation's lease refunds it.
+
+The reservation's round trip overlaps the batching window: the request joins the batch queue
+as it sends its reserve, held out of every batch until the reserve answers (`Batcher.submit`'s
+`admitted`). A lone request waits `max_wait_ms` for company either way, so its reserve costs
+it no time (a `bench_against.py --clients 1` run in `BENCHMARKS.md`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 
 from shared.hashing import request_fingerprint
 from shared.schemas import EmbeddingRequest, Modality
@@ -50,16 +58,48 @@ async def sell_embeddings(
         head, tail = await _infer_and_render(state, request, prepared, images, texts, cost)
         return Sale(join(head, 0, tail), None, rate)
     fingerprint = request_fingerprint(request.model_dump(mode="json")) if idempotency_key else ""
-    held = await state.ledger.reserve(key_id, cost, images, texts, idempotency_key, fingerprint)
-    if isinstance(held, Replay):
+    reserving = state.ledger.reserve(key_id, cost, images, texts, idempotency_key, fingerprint)
+    queued = await _reserve_while_queued(state, prepared, images, reserving)
+    if isinstance(queued, Replay):
         state.metrics.replays.inc()
-        return Sale(held.body, await state.ledger.remaining(key_id), rate, replayed=True)
-    head, tail = await _infer_or_refund(state, held, request, prepared, images, texts)
+        return Sale(queued.body, await state.ledger.remaining(key_id), rate, replayed=True)
+    held, inference = queued
+    head, tail = await _infer_or_refund(state, held, request, inference, images, texts)
     # Shielded: once started, a commit finishes even if the caller goes away.
     remaining = await asyncio.shield(state.ledger.commit(held, head, tail))
     state.metrics.spend.inc(cost)
     state.metrics.items.labels(request.modality.value).inc(len(inputs))
     return Sale(join(head, remaining, tail), remaining, rate)
+
+
+async def _reserve_while_queued(
+    state: VendorState,
+    prepared: Sequence[object],
+    images: int,
+    reserving: Coroutine[Any, Any, Reservation | Replay],
+) -> tuple[Reservation, asyncio.Task[torch.Tensor]] | Replay:
+    """The reservation and the inference that waits in the queue for it; or the replay."""
+    batcher = state.image_batcher if images else state.text_batcher
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    inference = asyncio.ensure_future(batcher.submit(prepared, admitted))  # type: ignore[arg-type]
+    try:
+        held = await reserving
+    except BaseException:
+        admitted.cancel()  # nothing held: the items leave the queue untouched
+        _discard(inference)
+        raise
+    if isinstance(held, Replay):
+        admitted.cancel()
+        _discard(inference)
+        return held
+    admitted.set_result(None)
+    return held, inference
+
+
+def _discard(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` and mark its outcome as seen, whatever it turns out to be."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def _rate_limit_while_decoding(
@@ -72,9 +112,8 @@ async def _rate_limit_while_decoding(
     try:
         rate = await state.rate_limiter.hit(key_id, len(inputs))
     except BaseException:
-        decoding.cancel()
         # Mark a decoding error as seen: the refusal is the answer, not a logged leftover.
-        decoding.add_done_callback(lambda task: task.cancelled() or task.exception())
+        _discard(decoding)
         raise
     return rate, await decoding
 
@@ -83,12 +122,13 @@ async def _infer_or_refund(
     state: VendorState,
     held: Reservation,
     request: EmbeddingRequest,
-    prepared: Sequence[object],
+    inference: asyncio.Future[torch.Tensor],
     images: int,
     texts: int,
 ) -> tuple[bytes, bytes]:
     try:
-        return await _infer_and_render(state, request, prepared, images, texts, held.cost)
+        vectors = await inference
+        return _render(state, request, vectors, images, texts, held.cost)
     except BaseException as exc:
         reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "inference_failed"
         await asyncio.shield(state.ledger.refund(held))
@@ -106,6 +146,17 @@ async def _infer_and_render(
 ) -> tuple[bytes, bytes]:
     batcher = state.image_batcher if images else state.text_batcher
     vectors = await batcher.submit(prepared)  # type: ignore[arg-type]
+    return _render(state, request, vectors, images, texts, cost)
+
+
+def _render(
+    state: VendorState,
+    request: EmbeddingRequest,
+    vectors: torch.Tensor,
+    images: int,
+    texts: int,
+    cost: int,
+) -> tuple[bytes, bytes]:
     array = np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
     return render_split(
         array, state.model.info.model_id, request.encoding_format, images, texts, cost

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import torch
 from PIL import Image
@@ -23,6 +24,7 @@ class ControllableModel:
         self.gate.set()
         self.forward_sizes: list[int] = []
         self.preprocess_bug = False  # an unexpected (non-codec) exception in preprocessing
+        self.on_forward: Callable[[int], None] = lambda size: None  # runs in the forward's thread
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         if self.preprocess_bug:
@@ -32,6 +34,7 @@ class ControllableModel:
     def _before(self, size: int) -> None:
         self.gate.wait(timeout=30)
         self.forward_sizes.append(size)
+        self.on_forward(size)
         if self.failing:
             raise RuntimeError("forced failure (test)")
 

@@ -11,6 +11,12 @@ items: beyond it `submit` raises 503 overloaded at once. When a forward raises, 
 requests in that batch fail (503 inference_failed) and `health.ok` turns False until a later
 forward succeeds; a request whose forward takes longer than `timeout_seconds` fails the same
 way (it stays well inside the reservation lease, so it is refunded, never expired).
+
+A request may enter the queue before it is paid for: `submit(items, admitted=future)` holds
+its items out of every batch until `admitted` has a result. The sale reserves the money while
+the request already waits, so the reservation's round trip overlaps the batching window instead
+of coming before it, and still no forward ever takes an item that is not reserved. If the
+admission fails or is cancelled, the items leave the queue and `submit` raises the same.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ class BatchObserver:
     on_queue_depth: Callable[[int], None] = lambda depth: None
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity
 class _Job(Generic[Item]):
     items: Sequence[Item]
     future: asyncio.Future[torch.Tensor]
@@ -58,6 +64,8 @@ class _Job(Generic[Item]):
     taken: int = 0  # items already handed to a batch
     parts: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (first row, rows)
     done_rows: int = 0
+    awaiting_admission: bool = False  # held out of the batches until admitted
+    deadline: asyncio.Timeout | None = None  # the caller's timeout, started on admission
 
 
 # A batch's share of one job: (job, index of its first item in the job, number of items).
@@ -88,7 +96,9 @@ class Batcher(Generic[Item]):
         self.timeout = timeout_seconds
         self.observer = observer or BatchObserver()
         self._jobs: deque[_Job[Item]] = deque()
-        self._queued_items = 0
+        self._queued_items = 0  # in `_jobs`, not yet taken into a batch
+        self._awaiting: set[_Job[Item]] = set()  # submitted, waiting for their admission
+        self._awaiting_items = 0
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self.max_in_flight = max_in_flight
@@ -97,7 +107,7 @@ class Batcher(Generic[Item]):
 
     @property
     def queued_items(self) -> int:
-        return self._queued_items
+        return self._queued_items + self._awaiting_items
 
     def start(self) -> None:
         self._worker = asyncio.create_task(self._run(), name="batcher")
@@ -108,27 +118,67 @@ class Batcher(Generic[Item]):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        for job in self._jobs:
+        for job in [*self._jobs, *self._awaiting]:
+            self._stop_awaiting(job)
             if not job.future.done():
                 job.future.set_exception(Unavailable(ErrorCode.NOT_READY, "shutting down"))
         self._jobs.clear()
 
-    async def submit(self, items: Sequence[Item]) -> torch.Tensor:
-        """Embeddings of `items`, in order; raises Unavailable (overloaded, inference_failed)."""
-        if self._queued_items + len(items) > self.max_queue_items:
+    async def submit(
+        self, items: Sequence[Item], admitted: asyncio.Future[Any] | None = None
+    ) -> torch.Tensor:
+        """Embeddings of `items`, in order; raises Unavailable (overloaded, inference_failed).
+
+        With `admitted`, the items wait outside every batch until it has a result (a failed or
+        cancelled admission raises its error here); the timeout starts on admission."""
+        if self.queued_items + len(items) > self.max_queue_items:
             raise Unavailable(ErrorCode.OVERLOADED, "the inference queue is full; retry shortly")
         future: asyncio.Future[torch.Tensor] = asyncio.get_running_loop().create_future()
-        self._jobs.append(_Job(items, future, time.monotonic()))
-        self._queued_items += len(items)
-        self.observer.on_queue_depth(self._queued_items)
-        self._arrived.set()
+        job = _Job(items, future, time.monotonic())
+        if admitted is None:
+            self._enqueue(job)
+        else:
+            job.awaiting_admission = True
+            self._awaiting.add(job)
+            self._awaiting_items += len(items)
+            admitted.add_done_callback(lambda outcome: self._admit(job, outcome))
         try:
-            return await asyncio.wait_for(future, self.timeout)
+            async with asyncio.timeout(None if admitted else self.timeout) as job.deadline:
+                return await future
         except TimeoutError:
             self.health.ok = False  # a forward that hangs is a model that stopped working
             raise Unavailable(
                 ErrorCode.INFERENCE_FAILED, "inference timed out; you were not charged"
             ) from None
+        finally:
+            self._stop_awaiting(job)  # the caller left before its admission: forget the items
+
+    def _enqueue(self, job: _Job[Item]) -> None:
+        self._jobs.append(job)
+        self._queued_items += len(job.items)
+        self.observer.on_queue_depth(self.queued_items)
+        self._arrived.set()
+
+    def _stop_awaiting(self, job: _Job[Item]) -> bool:
+        """True if `job` was still waiting for its admission (it no longer is)."""
+        if not job.awaiting_admission:
+            return False
+        job.awaiting_admission = False
+        self._awaiting.discard(job)
+        self._awaiting_items -= len(job.items)
+        return True
+
+    def _admit(self, job: _Job[Item], outcome: asyncio.Future[Any]) -> None:
+        if not self._stop_awaiting(job) or job.future.done():
+            return  # its caller already left
+        if outcome.cancelled():
+            job.future.cancel()
+        elif (error := outcome.exception()) is not None:
+            job.future.set_exception(error)
+        else:
+            if job.deadline is not None:
+                job.deadline.reschedule(asyncio.get_running_loop().time() + self.timeout)
+            self._enqueue(job)  # its batching window still counts from `submit`
 
     async def _run(self) -> None:
         while True:
@@ -188,7 +238,7 @@ class Batcher(Generic[Item]):
             if job.taken == len(job.items):
                 self._jobs.popleft()
         self._queued_items -= len(batch)
-        self.observer.on_queue_depth(self._queued_items)
+        self.observer.on_queue_depth(self.queued_items)
         return batch, slices
 
     async def _run_batch(self, batch: list[Item], slices: list[_Slice[Item]]) -> None:

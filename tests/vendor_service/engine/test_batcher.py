@@ -199,3 +199,106 @@ async def test_stopping_answers_the_callers_of_a_batch_in_flight(
         await asyncio.wait_for(waiting, 2.0)  # now, not after the 30 s timeout
     assert caught.value.code == "not_ready"
     forward.gate.set()
+
+
+# --- admission: items that wait for their reservation ---------------------------------------
+async def test_unadmitted_items_stay_out_of_every_batch(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    batcher = make(forward, executor, max_wait_ms=0.0)
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(batcher.submit([1.0, 2.0], admitted))
+    await asyncio.sleep(0.05)
+    assert forward.sizes == [] and batcher.queued_items == 2
+    assert (await batcher.submit([3.0]))[0, 0].item() == 3.0  # later, but not held: goes first
+    assert forward.sizes == [1]
+    admitted.set_result(None)
+    assert (await waiting)[:, 0].tolist() == [1.0, 2.0]
+    assert forward.sizes == [1, 2] and batcher.queued_items == 0
+    await batcher.stop()
+
+
+async def test_the_batching_window_counts_from_submit_not_from_admission(
+    executor: ThreadPoolExecutor,
+) -> None:
+    forward = RecordingForward()
+    batcher = make(forward, executor, max_wait_ms=1000.0)
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(batcher.submit([1.0], admitted))
+    await asyncio.sleep(1.05)  # the window has passed while the reservation was in flight
+    admitted.set_result(None)
+    out = await asyncio.wait_for(waiting, 0.8)  # a window restarted now would take 1 s
+    assert out[0, 0].item() == 1.0
+    await batcher.stop()
+
+
+@pytest.mark.parametrize("refused", ["error", "cancelled"])
+async def test_a_refused_admission_drops_the_items_and_raises(
+    executor: ThreadPoolExecutor, refused: str
+) -> None:
+    forward = RecordingForward()
+    batcher = make(forward, executor, max_wait_ms=0.0)
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(batcher.submit([1.0], admitted))
+    await asyncio.sleep(0.01)
+    if refused == "error":
+        admitted.set_exception(LookupError("not paid for"))
+        with pytest.raises(LookupError, match="not paid for"):
+            await waiting
+    else:
+        admitted.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    assert batcher.queued_items == 0
+    assert (await batcher.submit([2.0]))[0, 0].item() == 2.0
+    assert forward.sizes == [1]  # only the admitted request's forward ran
+    await batcher.stop()
+
+
+async def test_a_caller_who_leaves_before_admission_is_forgotten(
+    executor: ThreadPoolExecutor,
+) -> None:
+    forward = RecordingForward()
+    batcher = make(forward, executor, max_wait_ms=0.0)
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(batcher.submit([1.0, 2.0], admitted))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    await asyncio.sleep(0.01)
+    assert batcher.queued_items == 0
+    admitted.set_result(None)  # admitted after all: nothing is left to run
+    await asyncio.sleep(0.05)
+    assert forward.sizes == [] and batcher.queued_items == 0
+    await batcher.stop()
+
+
+async def test_the_inference_timeout_starts_on_admission(executor: ThreadPoolExecutor) -> None:
+    forward = RecordingForward()
+    batcher = make(forward, executor, max_wait_ms=0.0)
+    batcher.timeout = 0.2
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(batcher.submit([1.0], admitted))
+    await asyncio.sleep(0.3)  # a slow reservation is not a hung model
+    assert not waiting.done() and batcher.health.ok
+    admitted.set_result(None)
+    assert (await waiting)[0, 0].item() == 1.0
+    forward.gate.clear()
+    held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    held.set_result(None)
+    with pytest.raises(Unavailable) as caught:  # ...but a hung forward after admission is
+        await batcher.submit([2.0], held)
+    assert caught.value.code == "inference_failed" and not batcher.health.ok
+    forward.gate.set()
+    await batcher.stop()
+
+
+async def test_stopping_answers_callers_still_awaiting_admission(
+    executor: ThreadPoolExecutor,
+) -> None:
+    batcher = make(RecordingForward(), executor)
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiting = asyncio.create_task(batcher.submit([1.0], admitted))
+    await asyncio.sleep(0.01)
+    await batcher.stop()
+    with pytest.raises(Unavailable) as caught:
+        await asyncio.wait_for(waiting, 2.0)
+    assert caught.value.code == "not_ready" and batcher.queued_items == 0

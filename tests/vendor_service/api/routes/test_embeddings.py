@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import numpy as np
+import redis
 
 from shared.codec import embedding_from_base64
 from shared.schemas import EmbeddingResponse
@@ -81,3 +85,51 @@ async def test_same_image_same_embedding_whatever_the_batch(make_app: AppMaker) 
         first = np.array(alone.json()["data"][0]["embedding"])
         last = np.array(together.json()["data"][-1]["embedding"])
         np.testing.assert_allclose(first, last, atol=1e-5, rtol=0)
+
+
+def slow_reserves(vendor: VendorApp, seconds: float = 0.05) -> None:
+    """Every reserve round trip takes `seconds` longer: anything that does not wait for it
+    shows."""
+    ledger = vendor.state.ledger
+    reserve = ledger.reserve
+
+    async def slow(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(seconds)
+        return await reserve(*args, **kwargs)
+
+    ledger.reserve = slow
+
+
+async def test_every_forward_runs_on_money_already_reserved(make_app: AppMaker) -> None:
+    """The request waits in the batch queue while its reserve is in flight, never in a batch."""
+    async with make_app(max_wait_ms=0.0) as vendor:
+        key_id, api_key = await vendor.create_key(budget=100)
+        slow_reserves(vendor)
+        ledger = redis.Redis.from_url(vendor.settings.redis_url)
+        key_hash = vendor.state.ledger.key_hash(key_id)
+        held_at_forward: list[int] = []  # the key's reserved credits as each forward starts
+        vendor.model.on_forward = lambda size: held_at_forward.append(
+            int(ledger.hget(key_hash, "reserved") or 0)  # type: ignore[arg-type]
+        )
+        assert (await vendor.embed(api_key, ["a", "b"])).status_code == 200
+        assert (await vendor.embed(api_key, [png_b64()], "image")).status_code == 200
+        ledger.close()
+        assert held_at_forward == [2 * 1, 10]  # two texts at 1 credit, one image at 10
+        info = await vendor.key_info(key_id)
+        assert (info["spent"], info["reserved"]) == (12, 0)
+
+
+async def test_a_request_refused_by_the_reserve_never_reaches_the_model(
+    make_app: AppMaker,
+) -> None:
+    async with make_app(max_wait_ms=0.0) as vendor:
+        _, api_key = await vendor.create_key(budget=1)
+        slow_reserves(vendor)
+        forwards = vendor.model.forward_sizes
+        warm_up = len(forwards)
+        refused = await vendor.embed(api_key, ["a", "b"])  # texts: the reserve is the check
+        assert refused.status_code == 402
+        await asyncio.sleep(0.01)  # the cancelled wait leaves the queue on its next step
+        assert forwards[warm_up:] == [] and vendor.state.text_batcher.queued_items == 0
+        assert (await vendor.embed(api_key, ["a"])).status_code == 200
+        assert forwards[warm_up:] == [1]
