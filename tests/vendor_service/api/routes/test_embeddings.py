@@ -100,16 +100,18 @@ def slow_reserves(vendor: VendorApp, seconds: float = 0.05) -> None:
     ledger.reserve = slow
 
 
-async def test_every_forward_runs_on_money_already_reserved(make_app: AppMaker) -> None:
+async def test_every_forward_runs_on_money_already_reserved(
+    make_app: AppMaker, redis_url: str
+) -> None:
     """The request waits in the batch queue while its reserve is in flight, never in a batch."""
     async with make_app(max_wait_ms=0.0) as vendor:
         key_id, api_key = await vendor.create_key(budget=100)
         slow_reserves(vendor)
-        ledger = redis.Redis.from_url(vendor.settings.redis_url)
+        ledger = redis.Redis.from_url(redis_url)
         key_hash = vendor.state.ledger.key_hash(key_id)
         held_at_forward: list[int] = []  # the key's reserved credits as each forward starts
         vendor.model.on_forward = lambda size: held_at_forward.append(
-            int(ledger.hget(key_hash, "reserved") or 0)  # type: ignore[arg-type]
+            int(ledger.hget(key_hash, "reserved") or 0)
         )
         assert (await vendor.embed(api_key, ["a", "b"])).status_code == 200
         assert (await vendor.embed(api_key, [png_b64()], "image")).status_code == 200
