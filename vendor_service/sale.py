@@ -15,8 +15,9 @@ it no time (a `bench_against.py --clients 1` run in `BENCHMARKS.md`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -58,8 +59,8 @@ async def sell_embeddings(
         head, tail = await _infer_and_render(state, request, prepared, images, texts, cost)
         return Sale(join(head, 0, tail), None, rate)
     fingerprint = request_fingerprint(request.model_dump(mode="json")) if idempotency_key else ""
-    reserving = state.ledger.reserve(key_id, cost, images, texts, idempotency_key, fingerprint)
-    queued = await _reserve_while_queued(state, prepared, images, reserving)
+    reserve = partial(state.ledger.reserve, key_id, cost, images, texts, idempotency_key)
+    queued = await _reserve_while_queued(state, prepared, images, partial(reserve, fingerprint))
     if isinstance(queued, Replay):
         state.metrics.replays.inc()
         return Sale(queued.body, await state.ledger.remaining(key_id), rate, replayed=True)
@@ -76,20 +77,20 @@ async def _reserve_while_queued(
     state: VendorState,
     prepared: Sequence[object],
     images: int,
-    reserving: Coroutine[Any, Any, Reservation | Replay],
-) -> tuple[Reservation, asyncio.Task[torch.Tensor]] | Replay:
-    """The reservation and the inference that waits in the queue for it; or the replay."""
+    reserve: Callable[[], Awaitable[Reservation | Replay]],
+) -> tuple[Reservation, asyncio.Future[torch.Tensor]] | Replay:
+    """Queue the request, then reserve: the round trip overlaps the batching window, and no
+    batch takes the items before the reservation is held. Returns the reservation and the
+    inference, or the replay. A full queue refuses (503) before anything is reserved."""
     batcher = state.image_batcher if images else state.text_batcher
     admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    inference = asyncio.ensure_future(batcher.submit(prepared, admitted))  # type: ignore[arg-type]
+    inference = batcher.submit(prepared, admitted)  # type: ignore[arg-type]
     try:
-        held = await reserving
+        held = await reserve()
     except BaseException:
-        admitted.cancel()  # nothing held: the items leave the queue untouched
-        _discard(inference)
+        _discard(inference)  # nothing held: the items leave the queue untouched
         raise
     if isinstance(held, Replay):
-        admitted.cancel()
         _discard(inference)
         return held
     admitted.set_result(None)
@@ -97,7 +98,8 @@ async def _reserve_while_queued(
 
 
 def _discard(task: asyncio.Future[Any]) -> None:
-    """Cancel `task` and mark its outcome as seen, whatever it turns out to be."""
+    """Cancel `task` (a batcher future: its items leave the queue) and mark its outcome as
+    seen, whatever it turns out to be."""
     task.cancel()
     task.add_done_callback(lambda done: done.cancelled() or done.exception())
 

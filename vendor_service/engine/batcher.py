@@ -1,6 +1,7 @@
 """Dynamic batching: inputs of many concurrent requests share one forward pass.
 
-One `Batcher` per modality. Requests `submit` their inputs; a worker task gathers queued
+One `Batcher` per modality. Requests `submit` their inputs and await the future it returns
+(cancelling it withdraws them); a worker task gathers queued
 inputs until `max_batch_size` are waiting or `max_wait_ms` passed since the oldest arrived,
 runs the forward in the executor (never on the event loop), and hands each request its own
 rows. A request larger than a batch is split across batches. Up to `max_in_flight` batches
@@ -16,7 +17,7 @@ A request may enter the queue before it is paid for: `submit(items, admitted=fut
 its items out of every batch until `admitted` has a result. The sale reserves the money while
 the request already waits, so the reservation's round trip overlaps the batching window instead
 of coming before it, and still no forward ever takes an item that is not reserved. If the
-admission fails or is cancelled, the items leave the queue and `submit` raises the same.
+admission fails or is cancelled, the items leave the queue and their future fails the same.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class _Job(Generic[Item]):
     parts: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (first row, rows)
     done_rows: int = 0
     awaiting_admission: bool = False  # held out of the batches until admitted
-    deadline: asyncio.Timeout | None = None  # the caller's timeout, started on admission
+    timer: asyncio.TimerHandle | None = None  # the inference timeout, from admission on
 
 
 # A batch's share of one job: (job, index of its first item in the job, number of items).
@@ -124,34 +125,47 @@ class Batcher(Generic[Item]):
                 job.future.set_exception(Unavailable(ErrorCode.NOT_READY, "shutting down"))
         self._jobs.clear()
 
-    async def submit(
+    def submit(
         self, items: Sequence[Item], admitted: asyncio.Future[Any] | None = None
-    ) -> torch.Tensor:
-        """Embeddings of `items`, in order; raises Unavailable (overloaded, inference_failed).
+    ) -> asyncio.Future[torch.Tensor]:
+        """Queue `items` now; the future gets their embeddings, in order, or Unavailable
+        (inference_failed). A full queue raises Unavailable (overloaded) here, at once.
+        Cancelling the future withdraws whatever of `items` no batch has taken yet.
 
         With `admitted`, the items wait outside every batch until it has a result (a failed or
-        cancelled admission raises its error here); the timeout starts on admission."""
+        cancelled admission fails the future alike); the timeout starts on admission."""
         if self.queued_items + len(items) > self.max_queue_items:
             raise Unavailable(ErrorCode.OVERLOADED, "the inference queue is full; retry shortly")
-        future: asyncio.Future[torch.Tensor] = asyncio.get_running_loop().create_future()
-        job = _Job(items, future, time.monotonic())
+        job = _Job(items, asyncio.get_running_loop().create_future(), time.monotonic())
+        job.future.add_done_callback(lambda _: self._settle(job))
         if admitted is None:
-            self._enqueue(job)
+            self._start(job)
         else:
             job.awaiting_admission = True
             self._awaiting.add(job)
             self._awaiting_items += len(items)
             admitted.add_done_callback(lambda outcome: self._admit(job, outcome))
-        try:
-            async with asyncio.timeout(None if admitted else self.timeout) as job.deadline:
-                return await future
-        except TimeoutError:
-            self.health.ok = False  # a forward that hangs is a model that stopped working
-            raise Unavailable(
-                ErrorCode.INFERENCE_FAILED, "inference timed out; you were not charged"
-            ) from None
-        finally:
-            self._stop_awaiting(job)  # the caller left before its admission: forget the items
+        return job.future
+
+    def _start(self, job: _Job[Item]) -> None:
+        """Into the queue, with the inference timeout running."""
+        loop = asyncio.get_running_loop()
+        job.timer = loop.call_later(self.timeout, self._time_out, job)
+        self._enqueue(job)
+
+    def _time_out(self, job: _Job[Item]) -> None:
+        if job.future.done():
+            return
+        self.health.ok = False  # a forward that hangs is a model that stopped working
+        job.future.set_exception(
+            Unavailable(ErrorCode.INFERENCE_FAILED, "inference timed out; you were not charged")
+        )
+
+    def _settle(self, job: _Job[Item]) -> None:
+        """`job` has its answer (or its caller left): no timeout, no admission to wait for."""
+        if job.timer is not None:
+            job.timer.cancel()
+        self._stop_awaiting(job)
 
     def _enqueue(self, job: _Job[Item]) -> None:
         self._jobs.append(job)
@@ -176,9 +190,7 @@ class Batcher(Generic[Item]):
         elif (error := outcome.exception()) is not None:
             job.future.set_exception(error)
         else:
-            if job.deadline is not None:
-                job.deadline.reschedule(asyncio.get_running_loop().time() + self.timeout)
-            self._enqueue(job)  # its batching window still counts from `submit`
+            self._start(job)  # its batching window still counts from `submit`
 
     async def _run(self) -> None:
         while True:

@@ -54,6 +54,8 @@ async def test_full_queue_answers_overloaded(make_app: AppMaker) -> None:
         assert (await first).status_code == (await second).status_code == 200
         info = await vendor.key_info(key_id)
         assert (info["spent"], info["reserved"]) == (6, 0)
+        metrics = (await vendor.client.get("/metrics")).text
+        assert "vendor_refunds_total{" not in metrics  # refused before it reserved anything
 
 
 async def test_replay_while_in_progress_is_409(make_app: AppMaker) -> None:
