@@ -14,6 +14,8 @@ worth, so the verdict is the per-round ratio this/base, not two separate runs.
 With no local changes it is an A/A run: how far two identical servers differ here; with
 `--base-env` as well, it compares settings on the same code (`--base-env
 VENDOR_GC_THRESHOLD=0`: Python's own garbage collector settings against the vendor's).
+With `--clients 1` it measures one-image latency instead, the per-round p50 difference;
+`--base-env VENDOR_DEV_MODE=true VENDOR_UNMETERED=true` then gives what metering adds.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def compare(args: argparse.Namespace, base: Path) -> dict[str, list[Round]]:
                 )
             print(f"round {number + 1}: " + "   ".join(
                 f"{side} {r.rate:5.0f} img/s, {r.own_ms:.2f} / {r.all_ms:.2f} CPU ms/req, "
-                f"p50/p99 {r.p50_ms:.0f}/{r.p99_ms:.0f} ms, {r.statuses}"
+                f"p50/p99 {r.p50_ms:.1f}/{r.p99_ms:.0f} ms, {r.statuses}"
                 for side, r in ((s, rounds[s][-1]) for s in SIDES)
             ), flush=True)  # fmt: skip
     return rounds
@@ -113,6 +115,10 @@ def report(rounds: dict[str, list[Round]]) -> None:
           f"of {len(own)})")  # fmt: skip
     print("this/base images/s, by round:            " + " ".join(f"{x:.2f}" for x in rate)
           + f"  (median {statistics.median(rate):.2f})")  # fmt: skip
+    p50 = [t.p50_ms - b.p50_ms for b, t in pairs]  # what --clients 1 is for: latency
+    print("this - base p50 (ms), by round:          " + " ".join(f"{x:+.2f}" for x in p50)
+          + f"  (median {statistics.median(p50):+.2f}, lower in {sum(x < 0 for x in p50)} "
+          f"of {len(p50)})")  # fmt: skip
 
 
 def main() -> None:
