@@ -8,8 +8,9 @@ dies, the reservation's lease refunds it.
 
 The reservation's round trip overlaps the batching window: the request joins the batch queue
 as it sends its reserve, held out of every batch until the reserve answers (`Batcher.submit`'s
-`admitted`). A lone request waits `max_wait_ms` for company either way, so its reserve costs
-it no time (a `bench_against.py --clients 1` run in `BENCHMARKS.md`).
+`admitted`). A lone request waits `max_wait_ms` for company either way, so its reserve no
+longer adds to its latency; metering is then the commit's round trip (BENCHMARKS.md, seventh
+session).
 """
 
 from __future__ import annotations
