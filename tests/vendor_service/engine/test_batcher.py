@@ -80,9 +80,9 @@ async def test_full_queue_is_overloaded(executor: ThreadPoolExecutor) -> None:
     forward = RecordingForward()
     forward.gate.clear()  # the first forward blocks, so the queue fills up
     batcher = make(forward, executor, max_batch_size=2, max_wait_ms=0.0, max_queue_items=4)
-    first = asyncio.ensure_future(batcher.submit([1.0, 2.0]))
+    first = batcher.submit([1.0, 2.0])
     await asyncio.sleep(0.05)  # taken into the (blocked) forward
-    queued = asyncio.ensure_future(batcher.submit([3.0, 4.0, 5.0, 6.0]))
+    queued = batcher.submit([3.0, 4.0, 5.0, 6.0])
     await asyncio.sleep(0.01)
     with pytest.raises(Unavailable) as caught:
         await batcher.submit([7.0])
@@ -109,9 +109,9 @@ async def test_cancelled_request_is_dropped_from_the_queue(executor: ThreadPoolE
     forward = RecordingForward()
     forward.gate.clear()
     batcher = make(forward, executor, max_batch_size=2, max_wait_ms=0.0)
-    first = asyncio.ensure_future(batcher.submit([1.0, 2.0]))
+    first = batcher.submit([1.0, 2.0])
     await asyncio.sleep(0.05)
-    abandoned = asyncio.ensure_future(batcher.submit([3.0, 4.0]))
+    abandoned = batcher.submit([3.0, 4.0])
     await asyncio.sleep(0.01)
     abandoned.cancel()
     forward.gate.set()
@@ -174,9 +174,9 @@ async def test_one_batch_in_flight_waits_for_the_answer_before_the_next() -> Non
     forward = RecordingForward()
     forward.gate.clear()
     batcher = make(forward, pool, max_batch_size=2, max_wait_ms=0.0, max_in_flight=1)
-    first = asyncio.ensure_future(batcher.submit([1.0, 2.0]))
+    first = batcher.submit([1.0, 2.0])
     await asyncio.sleep(0.05)
-    second = asyncio.ensure_future(batcher.submit([3.0, 4.0]))
+    second = batcher.submit([3.0, 4.0])
     await asyncio.sleep(0.05)
     assert batcher.queued_items == 2  # not dispatched while the first is unanswered
     forward.gate.set()
@@ -192,7 +192,7 @@ async def test_stopping_answers_the_callers_of_a_batch_in_flight(
     forward.gate.clear()  # the forward never returns on its own
     batcher = make(forward, executor, max_wait_ms=0.0)
     batcher.timeout = 30.0
-    waiting = asyncio.ensure_future(batcher.submit([1.0]))
+    waiting = batcher.submit([1.0])
     await asyncio.sleep(0.05)  # taken into the blocked forward
     await batcher.stop()
     with pytest.raises(Unavailable) as caught:
@@ -202,11 +202,18 @@ async def test_stopping_answers_the_callers_of_a_batch_in_flight(
 
 
 # --- admission: items that wait for their reservation ---------------------------------------
+def submit_unadmitted(
+    batcher: Batcher[float], items: list[float]
+) -> tuple[asyncio.Future[None], asyncio.Future[torch.Tensor]]:
+    """`items` submitted while their admission is pending: (the admission, their embeddings)."""
+    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    return admitted, batcher.submit(items, admitted)
+
+
 async def test_unadmitted_items_stay_out_of_every_batch(executor: ThreadPoolExecutor) -> None:
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=0.0)
-    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    waiting = asyncio.ensure_future(batcher.submit([1.0, 2.0], admitted))
+    admitted, waiting = submit_unadmitted(batcher, [1.0, 2.0])
     await asyncio.sleep(0.05)
     assert forward.sizes == [] and batcher.queued_items == 2
     assert (await batcher.submit([3.0]))[0, 0].item() == 3.0  # later, but not held: goes first
@@ -222,8 +229,7 @@ async def test_the_batching_window_counts_from_submit_not_from_admission(
 ) -> None:
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=1000.0)
-    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    waiting = asyncio.ensure_future(batcher.submit([1.0], admitted))
+    admitted, waiting = submit_unadmitted(batcher, [1.0])
     await asyncio.sleep(1.05)  # the window has passed while the reservation was in flight
     admitted.set_result(None)
     out = await asyncio.wait_for(waiting, 0.8)  # a window restarted now would take 1 s
@@ -237,8 +243,7 @@ async def test_a_refused_admission_drops_the_items_and_raises(
 ) -> None:
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=0.0)
-    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    waiting = asyncio.ensure_future(batcher.submit([1.0], admitted))
+    admitted, waiting = submit_unadmitted(batcher, [1.0])
     await asyncio.sleep(0.01)
     if refused == "error":
         admitted.set_exception(LookupError("not paid for"))
@@ -259,8 +264,7 @@ async def test_a_caller_who_leaves_before_admission_is_forgotten(
 ) -> None:
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=0.0)
-    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    waiting = asyncio.ensure_future(batcher.submit([1.0, 2.0], admitted))
+    admitted, waiting = submit_unadmitted(batcher, [1.0, 2.0])
     await asyncio.sleep(0.01)
     waiting.cancel()
     await asyncio.sleep(0.01)
@@ -275,8 +279,7 @@ async def test_the_inference_timeout_starts_on_admission(executor: ThreadPoolExe
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=0.0)
     batcher.timeout = 0.2
-    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    waiting = asyncio.ensure_future(batcher.submit([1.0], admitted))
+    admitted, waiting = submit_unadmitted(batcher, [1.0])
     await asyncio.sleep(0.3)  # a slow reservation is not a hung model
     assert not waiting.done() and batcher.health.ok
     admitted.set_result(None)
@@ -295,8 +298,7 @@ async def test_stopping_answers_callers_still_awaiting_admission(
     executor: ThreadPoolExecutor,
 ) -> None:
     batcher = make(RecordingForward(), executor)
-    admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    waiting = asyncio.ensure_future(batcher.submit([1.0], admitted))
+    _, waiting = submit_unadmitted(batcher, [1.0])
     await asyncio.sleep(0.01)
     await batcher.stop()
     with pytest.raises(Unavailable) as caught:
