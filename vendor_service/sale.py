@@ -60,8 +60,10 @@ async def sell_embeddings(
         head, tail = await _infer_and_render(state, request, prepared, images, texts, cost)
         return Sale(join(head, 0, tail), None, rate)
     fingerprint = request_fingerprint(request.model_dump(mode="json")) if idempotency_key else ""
-    reserve = partial(state.ledger.reserve, key_id, cost, images, texts, idempotency_key)
-    queued = await _reserve_while_queued(state, prepared, images, partial(reserve, fingerprint))
+    reserve = partial(
+        state.ledger.reserve, key_id, cost, images, texts, idempotency_key, fingerprint
+    )
+    queued = await _reserve_while_queued(state, prepared, images, reserve)
     if isinstance(queued, Replay):
         state.metrics.replays.inc()
         return Sale(queued.body, await state.ledger.remaining(key_id), rate, replayed=True)
@@ -98,11 +100,11 @@ async def _reserve_while_queued(
     return held, inference
 
 
-def _discard(task: asyncio.Future[Any]) -> None:
-    """Cancel `task` (a batcher future: its items leave the queue) and mark its outcome as
-    seen, whatever it turns out to be."""
-    task.cancel()
-    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+def _discard(pending: asyncio.Future[Any]) -> None:
+    """Cancel `pending` (a batcher's future: its items leave the queue) and mark its outcome
+    as seen, whatever it turns out to be."""
+    pending.cancel()
+    pending.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def _rate_limit_while_decoding(

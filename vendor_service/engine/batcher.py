@@ -1,17 +1,17 @@
 """Dynamic batching: inputs of many concurrent requests share one forward pass.
 
 One `Batcher` per modality. Requests `submit` their inputs and await the future it returns
-(cancelling it withdraws them); a worker task gathers queued
-inputs until `max_batch_size` are waiting or `max_wait_ms` passed since the oldest arrived,
-runs the forward in the executor (never on the event loop), and hands each request its own
-rows. A request larger than a batch is split across batches. Up to `max_in_flight` batches
-run at once: 1 for a forward in a thread of this process; 2 in front of a model process,
-so the next batch already waits in its pipe while the current one runs (results may then
-come back out of order; a split request is put together by position). The queue is bounded in
-items: beyond it `submit` raises 503 overloaded at once. When a forward raises, only the
-requests in that batch fail (503 inference_failed) and `health.ok` turns False until a later
-forward succeeds; a request whose forward takes longer than `timeout_seconds` fails the same
-way (it stays well inside the reservation lease, so it is refunded, never expired).
+(cancelling it withdraws them); a worker task gathers queued inputs until `max_batch_size`
+are waiting or `max_wait_ms` passed since the oldest arrived, runs the forward in the
+executor (never on the event loop), and hands each request its own rows. A request larger
+than a batch is split across batches. Up to `max_in_flight` batches run at once: 1 for a
+forward in a thread of this process; 2 in front of a model process, so the next batch already
+waits in its pipe while the current one runs (results may then come back out of order; a
+split request is put together by position). The queue is bounded in items: beyond it
+`submit` raises 503 overloaded at once. When a forward raises, only the requests in that
+batch fail (503 inference_failed) and `health.ok` turns False until a later forward succeeds;
+a request whose forward takes longer than `timeout_seconds` fails the same way (it stays well
+inside the reservation lease, so it is refunded, never expired).
 
 A request may enter the queue before it is paid for: `submit(items, admitted=future)` holds
 its items out of every batch until `admitted` has a result. The sale reserves the money while
