@@ -65,7 +65,6 @@ class _Job(Generic[Item]):
     taken: int = 0  # items already handed to a batch
     parts: list[tuple[int, torch.Tensor]] = field(default_factory=list)  # (first row, rows)
     done_rows: int = 0
-    awaiting_admission: bool = False  # held out of the batches until admitted
     timer: asyncio.TimerHandle | None = None  # the inference timeout, from admission on
 
 
@@ -141,7 +140,6 @@ class Batcher(Generic[Item]):
         if admitted is None:
             self._start(job)
         else:
-            job.awaiting_admission = True
             self._awaiting.add(job)
             self._awaiting_items += len(items)
             admitted.add_done_callback(lambda outcome: self._admit(job, outcome))
@@ -175,10 +173,9 @@ class Batcher(Generic[Item]):
 
     def _stop_awaiting(self, job: _Job[Item]) -> bool:
         """True if `job` was still waiting for its admission (it no longer is)."""
-        if not job.awaiting_admission:
+        if job not in self._awaiting:
             return False
-        job.awaiting_admission = False
-        self._awaiting.discard(job)
+        self._awaiting.remove(job)
         self._awaiting_items -= len(job.items)
         return True
 
