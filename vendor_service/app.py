@@ -173,6 +173,7 @@ async def build_state(
         lease_seconds=settings.lease_seconds,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         auth_cache_seconds=settings.auth_cache_seconds,
+        pipelined=settings.ledger_pipelining,
     )
     limiter = KeyRateLimiter(
         endpoint.url,

@@ -21,6 +21,7 @@ from shared.errors import ErrorCode
 from shared.schemas import CreatedKey, UsageReport
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
+from vendor_service.ledger.script_pipeline import ScriptPipeliner
 from vendor_service.ledger.trust import TrustedKeys
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
@@ -67,6 +68,7 @@ class Ledger:
         lease_seconds: float = 30.0,
         idempotency_ttl_seconds: int = 24 * 3600,
         auth_cache_seconds: float = 0.0,
+        pipelined: bool = False,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -75,6 +77,12 @@ class Ledger:
         self.idempotency_ttl = idempotency_ttl_seconds
         self._scripts = {name: client.register_script(_load_script(name)) for name in _SCRIPTS}
         self.trusted = TrustedKeys(auth_cache_seconds, pepper)
+        # Sale-path scripts of one event-loop turn share a round trip (script_pipeline.py).
+        self._pipeliner = ScriptPipeliner(client) if pipelined else None
+
+    @property
+    def pipelined(self) -> bool:
+        return self._pipeliner is not None
 
     # --- Redis key names ----------------------------------------------------------------------
     def key_hash(self, key_id: str) -> str:
@@ -195,9 +203,10 @@ class Ledger:
         """Hold `cost` credits before inference, or replay, or raise why not (nothing held)."""
         res_id = secrets.token_hex(12)
         idem = self.idempotency_hash(key_id, idempotency_key) if idempotency_key else ""
-        reply = await self._scripts["reserve"](
-            keys=[self.key_hash(key_id), self.leases, self.reservation_hash(res_id), idem or "-"],
-            args=[
+        reply = await self._run(
+            "reserve",
+            [self.key_hash(key_id), self.leases, self.reservation_hash(res_id), idem or "-"],
+            [
                 cost,
                 images,
                 texts,
@@ -224,14 +233,15 @@ class Ledger:
         for replays; returns remaining."""
         if not reservation.idem_key:  # nothing to store: the body need not cross to Redis
             head = tail = b""
-        reply = await self._scripts["commit"](
-            keys=[
+        reply = await self._run(
+            "commit",
+            [
                 self.key_hash(reservation.key_id),
                 self.leases,
                 self.reservation_hash(reservation.res_id),
                 reservation.idem_key or "-",
             ],
-            args=[reservation.res_id, head, tail, self.idempotency_ttl],
+            [reservation.res_id, head, tail, self.idempotency_ttl],
         )
         if reply[0] == b"expired":
             raise Unavailable(
@@ -241,13 +251,14 @@ class Ledger:
         return int(reply[1])
 
     async def refund(self, reservation: Reservation) -> bool:
-        released = await self._scripts["refund"](
-            keys=[
+        released = await self._run(
+            "refund",
+            [
                 self.key_hash(reservation.key_id),
                 self.leases,
                 self.reservation_hash(reservation.res_id),
             ],
-            args=[reservation.res_id],
+            [reservation.res_id],
         )
         return bool(released)
 
@@ -255,6 +266,13 @@ class Ledger:
         """Refund every reservation whose lease has expired; returns how many."""
         reaped = await self._scripts["reap"](keys=[self.leases], args=[self.prefix, max_count])
         return int(reaped)
+
+    async def _run(self, name: str, keys: list[Any], args: list[Any]) -> Any:
+        """One of the sale's scripts: alone, or with the other calls of this turn."""
+        script = self._scripts[name]
+        if self._pipeliner is None:
+            return await script(keys=keys, args=args)
+        return await self._pipeliner.run(script, keys, args)
 
 
 def _reserve_error(status: str, cost: int, reply: list[Any]) -> Exception:

@@ -13,15 +13,20 @@ from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unava
 from vendor_service.ledger import Ledger, Replay, Reservation, Standing
 
 
-@pytest.fixture
-async def ledger(redis_url: str, redis_prefix: str) -> AsyncIterator[Ledger]:
+@pytest.fixture(params=[False, True], ids=["alone", "pipelined"])
+async def ledger(
+    request: pytest.FixtureRequest, redis_url: str, redis_prefix: str
+) -> AsyncIterator[Ledger]:
+    """Every test twice: each script sent on its own, and the calls of a turn pipelined."""
     client = aioredis.from_url(redis_url)
-    yield Ledger(client, redis_prefix, lease_seconds=30)
+    yield Ledger(client, redis_prefix, lease_seconds=30, pipelined=request.param)
     await client.aclose()
 
 
 def short_lease(ledger: Ledger, seconds: float) -> Ledger:
-    return Ledger(ledger.client, ledger.prefix, lease_seconds=seconds)
+    return Ledger(
+        ledger.client, ledger.prefix, lease_seconds=seconds, pipelined=ledger.pipelined
+    )
 
 
 async def books(ledger: Ledger, key_id: str) -> tuple[int, int, int, int]:
