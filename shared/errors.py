@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     LEDGER_UNAVAILABLE = "ledger_unavailable"
     INFERENCE_FAILED = "inference_failed"
     RESERVATION_EXPIRED = "reservation_expired"
+    CLIENT_CLOSED_REQUEST = "client_closed_request"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -86,6 +87,9 @@ ERROR_TABLE: dict[ErrorCode, tuple[int, ErrorType]] = {
     ErrorCode.LEDGER_UNAVAILABLE: (503, ErrorType.UNAVAILABLE),
     ErrorCode.INFERENCE_FAILED: (503, ErrorType.UNAVAILABLE),
     ErrorCode.RESERVATION_EXPIRED: (503, ErrorType.UNAVAILABLE),
+    # The caller hung up before its embeddings could be delivered; refunded. Nobody reads this
+    # answer (499, as nginx logs it): it is there for the vendor's metrics and logs.
+    ErrorCode.CLIENT_CLOSED_REQUEST: (499, ErrorType.INVALID_REQUEST),
     # A bug of ours: a generic message (details only in the vendor's log), nothing charged.
     ErrorCode.INTERNAL_ERROR: (500, ErrorType.SERVER),
 }
@@ -99,6 +103,7 @@ RETRYABLE_CODES: frozenset[ErrorCode] = frozenset(
         ErrorCode.LEDGER_UNAVAILABLE,
         ErrorCode.INFERENCE_FAILED,
         ErrorCode.RESERVATION_EXPIRED,
+        ErrorCode.CLIENT_CLOSED_REQUEST,
         ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS,
     }
 )

@@ -5,8 +5,9 @@
      ├── RequestRejected ...... 404/409/413/415/422  the request itself is wrong
      ├── BudgetError .......... 402  insufficient budget
      ├── RateLimited .......... 429  (Retry-After)
-     └── Unavailable .......... 503  not ready, overloaded, ledger down, inference failed,
-                                     reservation expired (Retry-After)
+     ├── Unavailable .......... 503  not ready, overloaded, ledger down, inference failed,
+     │                               reservation expired (Retry-After)
+     └── CallerLeft ........... 499  the caller hung up before delivery (refunded)
 
 Every instance carries a `shared.errors.ErrorCode`; its HTTP status comes from the shared
 table, so the client and the vendor cannot disagree.
@@ -51,3 +52,13 @@ class RateLimited(VendorError):
 class Unavailable(VendorError):
     def __init__(self, code: ErrorCode, message: str, retry_after: float = 1.0) -> None:
         super().__init__(code, message, retry_after)
+
+
+class CallerLeft(VendorError):
+    """The caller closed its connection before the embeddings could be delivered."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.CLIENT_CLOSED_REQUEST,
+            "the connection closed before the embeddings were delivered; you were not charged",
+        )

@@ -1,10 +1,15 @@
 """Selling embeddings: check -> (images: affordable?) -> rate limit + decode -> reserve -> infer
--> commit (or refund).
+-> caller still there? -> commit (or refund).
 
 Nothing is reserved before the request is known to be valid; no forward pass takes an item
 before its reservation is held; nothing is delivered that was not committed; whatever goes
 wrong after the reservation (inference failure, the caller leaving) refunds it. If the process
 dies, the reservation's lease refunds it.
+
+A caller who hangs up while its request waits or runs (a client time-out under load, a
+killed job) is refunded, not charged for embeddings nobody will read: the sale asks
+`caller_left` right before the commit. What remains is the commit's own round trip and the
+response's way back; a request with an Idempotency-Key is safe there too (its retry replays).
 
 The reservation's round trip overlaps the batching window: the request joins the batch queue
 as it sends its reserve, held out of every batch until the reserve answers (`Batcher.submit`'s
@@ -26,6 +31,7 @@ import torch
 
 from shared.hashing import request_fingerprint
 from shared.schemas import EmbeddingRequest, Modality
+from vendor_service.errors import CallerLeft
 from vendor_service.intake import check_request, decode_images_off_loop
 from vendor_service.ledger import Replay, Reservation, Standing
 from vendor_service.rate_limits import RateState
@@ -41,8 +47,16 @@ class Sale:
     replayed: bool = False
 
 
+async def _never() -> bool:
+    return False
+
+
 async def sell_embeddings(
-    state: VendorState, caller: Standing, request: EmbeddingRequest, idempotency_key: str | None
+    state: VendorState,
+    caller: Standing,
+    request: EmbeddingRequest,
+    idempotency_key: str | None,
+    caller_left: Callable[[], Awaitable[bool]] = _never,
 ) -> Sale:
     settings, key_id = state.settings, caller.key_id
     inputs = check_request(request, settings, state.model.info)
@@ -69,6 +83,9 @@ async def sell_embeddings(
         return Sale(queued.body, await state.ledger.remaining(key_id), rate, replayed=True)
     held, inference = queued
     head, tail = await _infer_or_refund(state, held, request, inference, images, texts)
+    if await caller_left():
+        await _refund(state, held, "caller_left")
+        raise CallerLeft()
     # Shielded: once started, a commit finishes even if the caller goes away.
     remaining = await asyncio.shield(state.ledger.commit(held, head, tail))
     state.metrics.spend.inc(cost)
@@ -136,9 +153,14 @@ async def _infer_or_refund(
         return _render(state, request, vectors, images, texts, held.cost)
     except BaseException as exc:
         reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else "inference_failed"
-        await asyncio.shield(state.ledger.refund(held))
-        state.metrics.refunds.labels(reason).inc()
+        await _refund(state, held, reason)
         raise
+
+
+async def _refund(state: VendorState, held: Reservation, reason: str) -> None:
+    """Release the hold; shielded, so a caller cancelled meanwhile cannot stop it half-way."""
+    await asyncio.shield(state.ledger.refund(held))
+    state.metrics.refunds.labels(reason).inc()
 
 
 async def _infer_and_render(

@@ -21,7 +21,7 @@ async def create_embeddings(
 ) -> Response:
     # The state comes from the request, not a dependency: this route is the hot path.
     state, key = vendor_state(request), checked_idempotency_key(idempotency_key)
-    sale = await sell_embeddings(state, caller, body, key)
+    sale = await sell_embeddings(state, caller, body, key, request.is_disconnected)
     headers = sale.rate.headers() if sale.rate else {}
     if sale.budget_remaining is not None:
         headers[h.BUDGET_REMAINING] = str(sale.budget_remaining)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+
+import pytest
+from starlette.types import Message
 
 from tests.vendor_service.api.routes.test_embeddings_errors import assert_error
-from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
+from tests.vendor_service.conftest import MODEL_ID, AppMaker, VendorApp, png_b64
 
 
 async def test_failed_inference_refunds_and_flips_readiness(vendor_app: VendorApp) -> None:
@@ -100,3 +105,58 @@ async def test_unexpected_exception_is_a_generic_500(vendor_app: VendorApp) -> N
     }
     info = await vendor_app.key_info(key_id)
     assert (info["spent"], info["reserved"]) == (0, 0)
+
+
+async def hang_up_during_inference(vendor: VendorApp, api_key: str, key: str | None) -> int:
+    """One image request straight through the ASGI app, from a caller whose connection closes
+    while its forward pass runs; returns the status the app tried to send."""
+    body = {"model": MODEL_ID, "input": [png_b64()], "modality": "image"}
+    headers = [(b"authorization", f"Bearer {api_key}".encode())]
+    headers += [(b"content-type", b"application/json")]
+    if key:
+        headers.append((b"idempotency-key", key.encode()))
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/v1/embeddings", "raw_path": b"/v1/embeddings",
+        "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1),
+        "server": ("vendor", 80), "root_path": "",
+    }  # fmt: skip
+    gone = threading.Event()
+    vendor.model.on_forward = lambda size: gone.set()
+    messages: list[Message] = [
+        {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+    ]
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop(0)
+        if gone.is_set():
+            return {"type": "http.disconnect"}
+        await asyncio.Event().wait()  # the connection is open and quiet
+        raise AssertionError("unreachable")
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await vendor.app(scope, receive, send)
+    assert gone.is_set(), "the forward pass never ran"
+    return int(sent[0]["status"])
+
+
+@pytest.mark.parametrize("key", [None, "hung-up-1"], ids=["no-key", "idempotency-key"])
+async def test_a_caller_who_hangs_up_during_inference_is_refunded(
+    vendor_app: VendorApp, key: str | None
+) -> None:
+    key_id, api_key = await vendor_app.create_key(budget=100)
+    assert await hang_up_during_inference(vendor_app, api_key, key) == 499
+    info = await vendor_app.key_info(key_id)
+    assert (info["spent"], info["reserved"], info["remaining"], info["images"]) == (0, 0, 100, 0)
+    metrics = (await vendor_app.client.get("/metrics")).text
+    assert 'vendor_refunds_total{reason="caller_left"} 1.0' in metrics
+    # Coming back, the caller buys it like any request (the refund freed its Idempotency-Key).
+    headers = {"Idempotency-Key": key} if key else {}
+    again = await vendor_app.embed(api_key, [png_b64()], "image", headers=headers)
+    assert again.status_code == 200
+    assert (await vendor_app.key_info(key_id))["spent"] == 10
