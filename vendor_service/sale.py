@@ -47,7 +47,7 @@ class Sale:
     replayed: bool = False
 
 
-async def _never() -> bool:
+def _never() -> bool:
     return False
 
 
@@ -56,7 +56,7 @@ async def sell_embeddings(
     caller: Standing,
     request: EmbeddingRequest,
     idempotency_key: str | None,
-    caller_left: Callable[[], Awaitable[bool]] = _never,
+    caller_left: Callable[[], bool] = _never,
 ) -> Sale:
     settings, key_id = state.settings, caller.key_id
     inputs = check_request(request, settings, state.model.info)
@@ -83,7 +83,7 @@ async def sell_embeddings(
         return Sale(queued.body, await state.ledger.remaining(key_id), rate, replayed=True)
     held, inference = queued
     head, tail = await _infer_or_refund(state, held, request, inference, images, texts)
-    if await caller_left():
+    if caller_left():
         await _refund(state, held, "caller_left")
         raise CallerLeft()
     # Shielded: once started, a commit finishes even if the caller goes away.

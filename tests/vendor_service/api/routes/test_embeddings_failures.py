@@ -6,11 +6,21 @@ import asyncio
 import json
 import threading
 
+import httpx
 import pytest
+import uvicorn
 from starlette.types import Message
 
 from tests.vendor_service.api.routes.test_embeddings_errors import assert_error
-from tests.vendor_service.conftest import MODEL_ID, AppMaker, VendorApp, png_b64
+from tests.vendor_service.conftest import (
+    MODEL_ID,
+    AppMaker,
+    VendorApp,
+    png_b64,
+    test_settings,
+)
+from tests.vendor_service.models import ControllableModel, controllable_factory
+from vendor_service.app import create_app
 
 
 async def test_failed_inference_refunds_and_flips_readiness(vendor_app: VendorApp) -> None:
@@ -160,3 +170,50 @@ async def test_a_caller_who_hangs_up_during_inference_is_refunded(
     again = await vendor_app.embed(api_key, [png_b64()], "image", headers=headers)
     assert again.status_code == 200
     assert (await vendor_app.key_info(key_id))["spent"] == 10
+
+
+async def test_uvicorn_tells_the_sale_that_its_caller_hung_up(
+    redis_url: str, redis_prefix: str
+) -> None:
+    # The same as above over a real socket: the caller closes it while its forward pass runs.
+    holder: list[ControllableModel] = []
+    app = create_app(test_settings(redis_url, redis_prefix), controllable_factory(holder))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            vendor = VendorApp(client, app.state.vendor.settings, holder[0], app)
+            key_id, api_key = await vendor.create_key(budget=100)
+            entered, release = threading.Event(), threading.Event()
+
+            def hold(size: int) -> None:
+                entered.set()
+                release.wait(10)
+
+            vendor.model.on_forward = hold
+            body = json.dumps({"model": MODEL_ID, "input": [png_b64()], "modality": "image"})
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                f"POST /v1/embeddings HTTP/1.1\r\nHost: vendor\r\nAuthorization: Bearer "
+                f"{api_key}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+                f"\r\n\r\n{body}".encode()
+            )
+            await writer.drain()
+            assert await asyncio.to_thread(entered.wait, 10)
+            writer.close()
+            await asyncio.sleep(0.2)  # the server reads the close while the forward runs
+            release.set()
+            for _ in range(100):
+                info = await vendor.key_info(key_id)
+                if info["reserved"] == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert (info["spent"], info["reserved"], info["remaining"]) == (0, 0, 100)
+            metrics = (await client.get("/metrics")).text
+            assert 'vendor_refunds_total{reason="caller_left"} 1.0' in metrics
+    finally:
+        server.should_exit = True
+        await serving
