@@ -27,6 +27,7 @@ from vendor_service.heap import settled_heap
 from vendor_service.ledger import Ledger, run_reaper
 from vendor_service.metrics import VendorMetrics
 from vendor_service.rate_limits import KeyRateLimiter
+from vendor_service.script_pipeline import ScriptPipeliner
 from vendor_service.settings import Settings, load_settings
 from vendor_service.state import VendorState
 
@@ -166,6 +167,8 @@ async def build_state(
     settings: Settings, metrics: VendorMetrics, endpoint: RedisEndpoint, factory: ModelFactory
 ) -> VendorState:
     client = open_redis(settings, endpoint)
+    # The ledger's and the rate limiter's scripts share it, as their clients share the pool.
+    pipeliner = ScriptPipeliner(client) if settings.redis_pipelining else None
     ledger = Ledger(
         client,
         settings.redis_prefix,
@@ -173,7 +176,7 @@ async def build_state(
         lease_seconds=settings.lease_seconds,
         idempotency_ttl_seconds=settings.idempotency_ttl_seconds,
         auth_cache_seconds=settings.auth_cache_seconds,
-        pipelined=settings.ledger_pipelining,
+        pipeliner=pipeliner,
     )
     limiter = KeyRateLimiter(
         endpoint.url,
@@ -182,6 +185,7 @@ async def build_state(
         settings.rate_limit_items,
         client.connection_pool,
         strategy=settings.rate_limit_strategy,
+        pipeliner=pipeliner,
     )
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)

@@ -22,6 +22,7 @@ from limits.util import WindowStats
 from shared import headers as h
 from vendor_service.errors import RateLimited
 from vendor_service.rate_pipeline import window_pipeline
+from vendor_service.script_pipeline import ScriptPipeliner
 
 # limits' strategies by name; sliding-window-counter is O(1) per call in Redis, moving-window's
 # scripts walk a list as long as the limit (20,000 entries for the default items limit).
@@ -70,14 +71,16 @@ class KeyRateLimiter:
         pool: aioredis.ConnectionPool | None = None,
         pipelined: bool = True,
         strategy: str = DEFAULT_STRATEGY,
+        pipeliner: ScriptPipeliner | None = None,
     ) -> None:
         options: dict[str, Any] = {"connection_pool": pool} if pool is not None else {}
         self.storage = RedisStorage(
             limits_uri(redis_url), implementation="redispy", key_prefix=key_prefix, **options
         )
         self.limiter: RateLimiter = STRATEGIES[strategy](self.storage)
-        # One round trip for all hits and window reads, when the storage allows it.
-        self.pipeline = window_pipeline(self.storage, strategy) if pipelined else None
+        # One round trip for all hits and window reads, when the storage allows it; shared
+        # with the other scripts of the same turn when a pipeliner is given.
+        self.pipeline = window_pipeline(self.storage, strategy, pipeliner) if pipelined else None
         self.requests: RateLimitItem | None = parse(requests) if requests else None
         self.items: RateLimitItem | None = parse(items) if items else None
 

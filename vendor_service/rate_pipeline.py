@@ -16,6 +16,7 @@ through `limits`' public API.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from limits.aio.storage import RedisStorage
 from limits.util import WindowStats
 from redis.exceptions import NoScriptError
 
+from vendor_service.script_pipeline import ScriptPipeliner
+
 Limits = Sequence[tuple[RateLimitItem, int]]  # (limit, cost of this request against it)
 
 
@@ -35,10 +38,14 @@ class WindowPipeline:
     A strategy supplies its two scripts, the keys and arguments of each call, and how a
     window read becomes `WindowStats`."""
 
-    def __init__(self, bridge: Any, acquire: Any, window: Any) -> None:
+    def __init__(
+        self, bridge: Any, acquire: Any, window: Any, pipeliner: ScriptPipeliner | None = None
+    ) -> None:
         self.bridge = bridge
         self.acquire = acquire
         self.window = window
+        # Given: the calls join those of other requests in their turn, one round trip for all.
+        self.pipeliner = pipeliner
 
     def keys(self, item: RateLimitItem, key_id: str) -> list[str]:
         raise NotImplementedError
@@ -60,6 +67,8 @@ class WindowPipeline:
         now = time.time()
         hit_args = [self.hit_args(item, cost, now) for item, cost in limits]
         window_args = [self.window_args(item, now) for item, _ in limits]
+        if self.pipeliner is not None:
+            return await self._shared(limits, keys, hit_args, window_args, now)
         pipe = self.bridge.get_connection().pipeline(transaction=False)
         for key, args in zip(keys, hit_args, strict=True):
             pipe.evalsha(self.acquire.sha, len(key), *key, *args)
@@ -84,6 +93,26 @@ class WindowPipeline:
         return [bool(hit) for hit in hits], stats
 
 
+    async def _shared(
+        self,
+        limits: Limits,
+        keys: list[list[str]],
+        hit_args: list[list[Any]],
+        window_args: list[list[Any]],
+        now: float,
+    ) -> tuple[list[bool], list[WindowStats]]:
+        """Queued in order, hits before reads, with the other calls of this turn; a script
+        Redis lost is loaded and run again in that order (ScriptPipeliner)."""
+        assert self.pipeliner is not None
+        run = self.pipeliner.run
+        calls = [run(self.acquire, key, args) for key, args in zip(keys, hit_args, strict=True)]
+        calls += [run(self.window, key, a) for key, a in zip(keys, window_args, strict=True)]
+        replies = await asyncio.gather(*calls)
+        hits, windows = replies[: len(limits)], replies[len(limits) :]
+        stats = [self.stats(item, w, now) for (item, _), w in zip(limits, windows, strict=True)]
+        return [bool(hit) for hit in hits], stats
+
+
 class MovingWindowPipeline(WindowPipeline):
     def keys(self, item: RateLimitItem, key_id: str) -> list[str]:
         return [self.bridge.prefixed_key(item.key_for(key_id))]
@@ -101,8 +130,11 @@ class MovingWindowPipeline(WindowPipeline):
 
 
 class SlidingWindowPipeline(WindowPipeline):
-    def __init__(self, storage: RedisStorage, bridge: Any) -> None:
-        super().__init__(bridge, bridge.lua_acquire_sliding_window, bridge.lua_sliding_window)
+    def __init__(
+        self, storage: RedisStorage, bridge: Any, pipeliner: ScriptPipeliner | None = None
+    ) -> None:
+        acquire, window = bridge.lua_acquire_sliding_window, bridge.lua_sliding_window
+        super().__init__(bridge, acquire, window, pipeliner)
         self.storage = storage
 
     def keys(self, item: RateLimitItem, key_id: str) -> list[str]:
@@ -148,8 +180,11 @@ _NEEDED = {
 }
 
 
-def window_pipeline(storage: RedisStorage, strategy: str) -> WindowPipeline | None:
-    """The pipelined form of `strategy` on `storage`, or None where there is none."""
+def window_pipeline(
+    storage: RedisStorage, strategy: str, pipeliner: ScriptPipeliner | None = None
+) -> WindowPipeline | None:
+    """The pipelined form of `strategy` on `storage`, or None where there is none; with a
+    `pipeliner` (whose client reaches the same Redis) its calls share it."""
     bridge = getattr(storage, "bridge", None)
     if strategy not in _NEEDED:
         return None
@@ -160,6 +195,6 @@ def window_pipeline(storage: RedisStorage, strategy: str) -> WindowPipeline | No
         return None
     if strategy == "moving-window":
         return MovingWindowPipeline(
-            bridge, bridge.lua_acquire_moving_window, bridge.lua_moving_window
+            bridge, bridge.lua_acquire_moving_window, bridge.lua_moving_window, pipeliner
         )
-    return SlidingWindowPipeline(storage, bridge)
+    return SlidingWindowPipeline(storage, bridge, pipeliner)

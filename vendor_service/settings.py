@@ -45,10 +45,11 @@ class Settings(BaseSettings):
     # Redis again (one round trip less per request); 0 = read it every request. Revocation
     # still stops every sale at once: reserve.lua checks the key itself.
     auth_cache_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
-    # Send the reserve, commit and refund scripts called in one event-loop turn (the commits of
-    # one batch, the reserves of requests that arrived together) as one pipeline: one round
-    # trip instead of one each. Each script stays atomic; false sends each on its own.
-    ledger_pipelining: bool = True
+    # Send the sale's Redis scripts called in one event-loop turn (rate limits, reserves,
+    # commits, refunds: the commits of one batch, the rate limits of requests that arrived
+    # together) as one pipeline, one round trip for all. Each script stays atomic; false
+    # sends each request's calls on their own.
+    redis_pipelining: bool = True
 
     # --- model ----------------------------------------------------------------------------
     # open_clip architecture name (ours live in vendor_service/model_configs).

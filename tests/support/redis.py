@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from shared.redis_server import RedisEndpoint, start_embedded
 
@@ -30,3 +32,23 @@ def delete_prefix(url: str, prefix: str) -> int:
         return int(client.delete(*keys)) if keys else 0
     finally:
         client.close()
+
+
+class PipelineRecorder:
+    """Counts the pipelines an async client makes, and the commands each one sends."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.sizes: list[int] = []
+        self._make = client.pipeline
+        client.pipeline = self.pipeline  # type: ignore[method-assign]
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        pipe = self._make(*args, **kwargs)
+        execute = pipe.execute
+
+        async def recorded(*a: Any, **k: Any) -> Any:
+            self.sizes.append(len(pipe.command_stack))
+            return await execute(*a, **k)
+
+        pipe.execute = recorded  # type: ignore[method-assign]
+        return pipe

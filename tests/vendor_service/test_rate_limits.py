@@ -1,8 +1,10 @@
-"""KeyRateLimiter with its hits and window reads pipelined or made one call at a time,
-for each of `limits`' strategies."""
+"""KeyRateLimiter with its hits and window reads made one call at a time, pipelined per request,
+or shared with other requests' calls through a ScriptPipeliner, for each of `limits`'
+strategies."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from typing import cast, get_args
@@ -12,26 +14,46 @@ import redis.asyncio as aioredis
 from limits.aio.storage.redis.redispy import RedispyBridge
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from tests.support.redis import PipelineRecorder
 from vendor_service.errors import RateLimited
 from vendor_service.rate_limits import STRATEGIES, KeyRateLimiter
 from vendor_service.rate_pipeline import SlidingWindowPipeline
+from vendor_service.script_pipeline import ScriptPipeliner
 from vendor_service.settings import Settings
 
-PIPELINED = [True, False]
+MODES = ["pipelined", "shared", "calls"]
 PIPELINED_STRATEGIES = ["sliding-window-counter", "moving-window"]
-CASES = [(s, p) for s in PIPELINED_STRATEGIES for p in PIPELINED] + [("fixed-window", False)]
+CASES = [(s, m) for s in PIPELINED_STRATEGIES for m in MODES] + [("fixed-window", "calls")]
 
 
-@pytest.fixture(params=CASES, ids=lambda case: f"{case[0]}-{'pipelined' if case[1] else 'calls'}")
-async def limiter(
-    request: pytest.FixtureRequest, redis_url: str, redis_prefix: str
-) -> AsyncIterator[KeyRateLimiter]:
-    strategy, pipelined = request.param
+@pytest.fixture
+async def pipeliner(redis_url: str) -> AsyncIterator[ScriptPipeliner]:
+    client = aioredis.from_url(redis_url)
+    yield ScriptPipeliner(client)
+    await client.aclose()
+
+
+def make_limiter(
+    redis_url: str, prefix: str, mode: str, strategy: str, pipeliner: ScriptPipeliner
+) -> KeyRateLimiter:
+    """3 requests and 5 items a minute; `mode` says how its calls reach Redis."""
     made = KeyRateLimiter(
-        redis_url, redis_prefix + "rl", "3/minute", "5/minute", pipelined=pipelined,
-        strategy=strategy,
+        redis_url, prefix, "3/minute", "5/minute", pipelined=mode != "calls", strategy=strategy,
+        pipeliner=pipeliner if mode == "shared" else None,
     )  # fmt: skip
-    assert (made.pipeline is not None) == pipelined
+    assert (made.pipeline is not None) == (mode != "calls")
+    return made
+
+
+@pytest.fixture(params=CASES, ids=lambda case: f"{case[0]}-{case[1]}")
+async def limiter(
+    request: pytest.FixtureRequest,
+    redis_url: str,
+    redis_prefix: str,
+    pipeliner: ScriptPipeliner,
+) -> AsyncIterator[KeyRateLimiter]:
+    strategy, mode = request.param
+    made = make_limiter(redis_url, redis_prefix + "rl", mode, strategy, pipeliner)
     yield made
     await _connection(made).aclose()
 
@@ -56,19 +78,37 @@ async def test_headers_count_down_then_429(limiter: KeyRateLimiter) -> None:
 
 
 @pytest.mark.parametrize("strategy", PIPELINED_STRATEGIES)
-async def test_both_paths_give_the_same_states(
-    redis_url: str, redis_prefix: str, strategy: str
+async def test_every_path_gives_the_same_states(
+    redis_url: str, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
 ) -> None:
     states, resets = [], []
-    for pipelined in PIPELINED:
-        made = KeyRateLimiter(redis_url, f"{redis_prefix}{pipelined}", "10/minute", "20/minute",
-                              pipelined=pipelined, strategy=strategy)  # fmt: skip
+    for mode in MODES:
+        made = KeyRateLimiter(redis_url, f"{redis_prefix}{mode}", "10/minute", "20/minute",
+                              pipelined=mode != "calls", strategy=strategy,
+                              pipeliner=pipeliner if mode == "shared" else None)  # fmt: skip
         seen = [await made.hit("k", cost) for cost in (1, 4, 2)]
         states.append([(s.remaining_requests, s.remaining_items) for s in seen if s])
         resets.append([s.reset_seconds for s in seen if s])
         await _connection(made).aclose()
-    assert states[0] == states[1] == [(9, 19), (8, 15), (7, 13)]
-    assert all(0.0 <= r <= 60.0 for r in resets[0] + resets[1])
+    assert states == [[(9, 19), (8, 15), (7, 13)]] * len(MODES)
+    assert all(0.0 <= r <= 60.0 for seen in resets for r in seen)
+
+
+@pytest.mark.parametrize("strategy", PIPELINED_STRATEGIES)
+async def test_requests_of_one_turn_share_one_round_trip(
+    redis_url: str, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
+) -> None:
+    made = make_limiter(redis_url, redis_prefix + "rl", "shared", strategy, pipeliner)
+    await made.hit("warm", 1)  # scripts loaded: the pipeline's case
+    recorder = PipelineRecorder(pipeliner.client)
+    states = await asyncio.gather(made.hit("a", 1), made.hit("a", 2), made.hit("b", 1))
+    assert recorder.sizes == [12]  # three requests, two hits and two window reads each
+    assert [(s.remaining_requests, s.remaining_items) for s in states if s] == [
+        (2, 4), (1, 2), (2, 4)
+    ]  # fmt: skip
+    with pytest.raises(RateLimited):  # "a" has 2 items of 5 left
+        await made.hit("a", 3)
+    await _connection(made).aclose()
 
 
 def test_fixed_window_has_no_pipelined_form(redis_url: str, redis_prefix: str) -> None:
@@ -76,11 +116,12 @@ def test_fixed_window_has_no_pipelined_form(redis_url: str, redis_prefix: str) -
     assert made.pipeline is None
 
 
+@pytest.mark.parametrize("mode", ["pipelined", "shared"])
 @pytest.mark.parametrize("strategy", PIPELINED_STRATEGIES)
 async def test_pipeline_recovers_when_redis_lost_its_scripts(
-    redis_url: str, redis_prefix: str, strategy: str
+    redis_url: str, redis_prefix: str, strategy: str, mode: str, pipeliner: ScriptPipeliner
 ) -> None:
-    made = KeyRateLimiter(redis_url, redis_prefix + "rl", "3/minute", "5/minute", strategy=strategy)
+    made = make_limiter(redis_url, redis_prefix + "rl", mode, strategy, pipeliner)
     assert made.pipeline is not None
     client = _connection(made)
     # Scripts Redis has never seen stand for ones lost to a SCRIPT FLUSH: NOSCRIPT replies.

@@ -21,8 +21,8 @@ from shared.errors import ErrorCode
 from shared.schemas import CreatedKey, UsageReport
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
-from vendor_service.ledger.script_pipeline import ScriptPipeliner
 from vendor_service.ledger.trust import TrustedKeys
+from vendor_service.script_pipeline import ScriptPipeliner
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
 _SCRIPTS = ("reserve", "commit", "refund", "reap", "topup")
@@ -68,7 +68,7 @@ class Ledger:
         lease_seconds: float = 30.0,
         idempotency_ttl_seconds: int = 24 * 3600,
         auth_cache_seconds: float = 0.0,
-        pipelined: bool = False,
+        pipeliner: ScriptPipeliner | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -77,12 +77,8 @@ class Ledger:
         self.idempotency_ttl = idempotency_ttl_seconds
         self._scripts = {name: client.register_script(_load_script(name)) for name in _SCRIPTS}
         self.trusted = TrustedKeys(auth_cache_seconds, pepper)
-        # Sale-path scripts of one event-loop turn share a round trip (script_pipeline.py).
-        self._pipeliner = ScriptPipeliner(client) if pipelined else None
-
-    @property
-    def pipelined(self) -> bool:
-        return self._pipeliner is not None
+        # Given: the sale's scripts join the other calls of their turn in one round trip.
+        self.pipeliner = pipeliner
 
     # --- Redis key names ----------------------------------------------------------------------
     def key_hash(self, key_id: str) -> str:
@@ -270,9 +266,9 @@ class Ledger:
     async def _run(self, name: str, keys: list[Any], args: list[Any]) -> Any:
         """One of the sale's scripts: alone, or with the other calls of this turn."""
         script = self._scripts[name]
-        if self._pipeliner is None:
+        if self.pipeliner is None:
             return await script(keys=keys, args=args)
-        return await self._pipeliner.run(script, keys, args)
+        return await self.pipeliner.run(script, keys, args)
 
 
 def _reserve_error(status: str, cost: int, reply: list[Any]) -> Exception:

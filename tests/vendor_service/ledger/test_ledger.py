@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.ledger import Ledger, Replay, Reservation, Standing
+from vendor_service.script_pipeline import ScriptPipeliner
 
 
 @pytest.fixture(params=[False, True], ids=["alone", "pipelined"])
@@ -19,14 +20,13 @@ async def ledger(
 ) -> AsyncIterator[Ledger]:
     """Every test twice: each script sent on its own, and the calls of a turn pipelined."""
     client = aioredis.from_url(redis_url)
-    yield Ledger(client, redis_prefix, lease_seconds=30, pipelined=request.param)
+    pipeliner = ScriptPipeliner(client) if request.param else None
+    yield Ledger(client, redis_prefix, lease_seconds=30, pipeliner=pipeliner)
     await client.aclose()
 
 
 def short_lease(ledger: Ledger, seconds: float) -> Ledger:
-    return Ledger(
-        ledger.client, ledger.prefix, lease_seconds=seconds, pipelined=ledger.pipelined
-    )
+    return Ledger(ledger.client, ledger.prefix, lease_seconds=seconds, pipeliner=ledger.pipeliner)
 
 
 async def books(ledger: Ledger, key_id: str) -> tuple[int, int, int, int]:

@@ -16,7 +16,8 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
-from vendor_service.ledger.script_pipeline import ScriptPipeliner
+from tests.support.redis import PipelineRecorder
+from vendor_service.script_pipeline import ScriptPipeliner
 
 # Adds ARGV[1] to a counter and answers with its own argument: each caller can tell its reply,
 # and the counter shows how often a script ran. ARGV[1] == "fail" raises inside Redis.
@@ -27,31 +28,18 @@ return ARGV[1]
 """
 
 
-class Recorder:
-    """Counts the pipelines the client makes and the commands each one sends."""
-
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.sizes: list[int] = []
-        self._make = client.pipeline
-        client.pipeline = self.pipeline  # type: ignore[method-assign]
-
-    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
-        pipe = self._make(*args, **kwargs)
-        execute = pipe.execute
-
-        async def recorded(*a: Any, **k: Any) -> Any:
-            self.sizes.append(len(pipe.command_stack))
-            return await execute(*a, **k)
-
-        pipe.execute = recorded  # type: ignore[method-assign]
-        return pipe
-
-
 @pytest.fixture
 async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     made = aioredis.from_url(redis_url)
     yield made
     await made.aclose()
+
+
+async def loaded_script(client: aioredis.Redis, prefix: str) -> AsyncScript:
+    """The counting script, run once so Redis has it: the pipeline's own case."""
+    script = client.register_script(_COUNT)
+    await script(keys=[prefix + "warm"], args=["warm"])
+    return script
 
 
 def unseen_script(client: aioredis.Redis) -> AsyncScript:
@@ -62,9 +50,8 @@ def unseen_script(client: aioredis.Redis) -> AsyncScript:
 async def test_calls_of_one_turn_share_one_pipeline(
     client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    recorder = Recorder(client)
-    script = client.register_script(_COUNT)
-    await script(keys=[redis_prefix + "warm"], args=["warm"])  # loaded: the pipeline's case
+    recorder = PipelineRecorder(client)
+    script = await loaded_script(client, redis_prefix)
     pipeliner = ScriptPipeliner(client)
     counter = redis_prefix + "n"
     replies = await asyncio.gather(
@@ -76,7 +63,7 @@ async def test_calls_of_one_turn_share_one_pipeline(
 
 
 async def test_a_lone_call_is_sent_on_its_own(client: aioredis.Redis, redis_prefix: str) -> None:
-    recorder = Recorder(client)
+    recorder = PipelineRecorder(client)
     pipeliner = ScriptPipeliner(client)
     script = client.register_script(_COUNT)
     assert await pipeliner.run(script, [redis_prefix + "n"], ["one"]) == b"one"
@@ -88,8 +75,7 @@ async def test_a_lone_call_is_sent_on_its_own(client: aioredis.Redis, redis_pref
 async def test_an_error_reaches_only_its_own_caller(
     client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    script = client.register_script(_COUNT)
-    await script(keys=[redis_prefix + "warm"], args=["warm"])
+    script = await loaded_script(client, redis_prefix)
     pipeliner = ScriptPipeliner(client)
     counter = redis_prefix + "n"
     replies = await asyncio.gather(
@@ -104,8 +90,7 @@ async def test_an_error_reaches_only_its_own_caller(
 async def test_a_script_redis_lost_runs_exactly_once(
     client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    loaded = client.register_script(_COUNT)
-    await loaded(keys=[redis_prefix + "warm"], args=["warm"])
+    loaded = await loaded_script(client, redis_prefix)
     lost = unseen_script(client)
     pipeliner = ScriptPipeliner(client)
     counter = redis_prefix + "n"
@@ -140,8 +125,7 @@ async def test_a_broken_connection_fails_every_caller_and_hangs_none() -> None:
 async def test_a_caller_that_leaves_before_the_send_sends_nothing(
     client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    script = client.register_script(_COUNT)
-    await script(keys=[redis_prefix + "warm"], args=["warm"])
+    script = await loaded_script(client, redis_prefix)
     pipeliner = ScriptPipeliner(client)
     counter = redis_prefix + "n"
 

@@ -1,17 +1,21 @@
-"""Ledger scripts called in one event-loop turn go to Redis together, as one pipeline.
+"""The sale's Redis scripts called in one event-loop turn go to Redis together, as one pipeline.
 
-One forward pass answers every request in its batch at once, so their commits are all called
-in the same turn of the event loop; requests that arrive together reserve together. Sent one
-by one, each call checks a connection out of the pool, writes, wakes the loop for its reply
-and parses it. Here the calls of one turn are queued, and right after the turn one task sends
-them down one connection as a pipeline (no MULTI: each script is atomic on its own, and none
-depends on another's reply): one write, one read.
+The sale path's round trips are all Lua scripts: the rate limits' hits and window reads, the
+ledger's reserve, commit and refund. They bunch up in time: one forward pass answers every
+request of its batch at once, so their commits are all called in the same turn of the event
+loop, and the callers, answered together, send their next requests together, whose rate
+limits are then checked together. Sent one by one, each call checks a connection out of the
+pool, writes, wakes the loop for its reply and parses it. Here the calls of one turn are
+queued in order, and right after the turn one task sends them down one connection as a
+pipeline (no MULTI: each script is atomic on its own, and none depends on another's reply):
+one write, one read. One pipeliner serves the ledger and the rate limiter, whose clients
+share a connection pool.
 
 Each caller still gets its own script's reply or error. A script that Redis no longer has
 (a restart, SCRIPT FLUSH) did not run: it is sent again through its `Script`, which loads it.
-A broken connection fails every call of the pipeline, as it would have failed each of them
-alone. A lone call in a turn is sent as before, by its `Script`. A call whose caller left
-(cancelled) before the send is not sent at all.
+Lost scripts run again in the order they were queued. A broken connection fails every call of
+the pipeline, as it would have failed each of them alone. A lone call in a turn is sent as
+before, by its `Script`. A call whose caller left (cancelled) before the send is not sent.
 """
 
 from __future__ import annotations
