@@ -35,19 +35,27 @@ def delete_prefix(url: str, prefix: str) -> int:
 
 
 class PipelineRecorder:
-    """Counts the pipelines an async client makes, and the commands each one sends."""
+    """Records the pipelines an async client sends: the arguments of each command."""
 
     def __init__(self, client: aioredis.Redis) -> None:
-        self.sizes: list[int] = []
+        self.sent: list[list[tuple[Any, ...]]] = []
         self._make = client.pipeline
         client.pipeline = self.pipeline  # type: ignore[method-assign]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(commands) for commands in self.sent]
+
+    def scripts(self, sha: str) -> list[int]:
+        """How many calls of the script `sha` each pipeline carried."""
+        return [sum(args[:2] == ("EVALSHA", sha) for args in sent) for sent in self.sent]
 
     def pipeline(self, *args: Any, **kwargs: Any) -> Any:
         pipe = self._make(*args, **kwargs)
         execute = pipe.execute
 
         async def recorded(*a: Any, **k: Any) -> Any:
-            self.sizes.append(len(pipe.command_stack))
+            self.sent.append([tuple(args) for args, _ in pipe.command_stack])
             return await execute(*a, **k)
 
         pipe.execute = recorded  # type: ignore[method-assign]

@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 import numpy as np
+import pytest
 import redis
 
 from shared.codec import embedding_from_base64
 from shared.schemas import EmbeddingResponse
+from tests.support.redis import PipelineRecorder
 from tests.vendor_service.conftest import MODEL_ID, AppMaker, VendorApp, png_b64
 
 
@@ -135,3 +137,22 @@ async def test_a_request_refused_by_the_reserve_never_reaches_the_model(
         assert forwards[warm_up:] == [] and vendor.state.text_batcher.queued_items == 0
         assert (await vendor.embed(api_key, ["a"])).status_code == 200
         assert forwards[warm_up:] == [1]
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_the_commits_of_one_batch_share_a_round_trip(
+    make_app: AppMaker, pipelining: bool
+) -> None:
+    async with make_app(max_wait_ms=200.0, max_batch_size=8, redis_pipelining=pipelining) as vendor:
+        key_id, api_key = await vendor.create_key(budget=1000)
+        state = vendor.state
+        assert state.rate_limiter.pipeline.pipeliner is state.ledger.pipeliner  # one for both
+        recorder = PipelineRecorder(state.ledger.client)
+        bodies = [[png_b64(seed=i)] for i in range(8)]
+        responses = await asyncio.gather(*(vendor.embed(api_key, b, "image") for b in bodies))
+        assert [r.status_code for r in responses] == [200] * 8
+        assert vendor.model.forward_sizes[-1] == 8  # one forward answered all eight
+        # The eight commits went as one pipeline; without pipelining, no call shares one.
+        commits = recorder.scripts(state.ledger._scripts["commit"].sha)
+        assert (8 in commits) if pipelining else recorder.sent == []
+        assert (await vendor.key_info(key_id))["spent"] == 80
