@@ -115,6 +115,7 @@ class LoadResult:
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
     server_cpu: float = 0.0  # CPU seconds the server process used during the phase
+    model_cpu: float = 0.0  # of which its model process (the process design), if it has one
     loadgen_cpu: float = 0.0  # CPU seconds of this process (the load generator)
     redis_cpu: float = 0.0  # CPU seconds of the Redis server (INFO cpu), when it reports them
 
@@ -380,16 +381,19 @@ def measure(
         process_cpu_seconds(server.pid),
         own_cpu_seconds(),
         redis_cpu_seconds(server.redis_url),
+        process_cpu_seconds(server.pid, children=False),
     )
     result = asyncio.run(drive(server.base, server.api_key, bodies, per, clients, seconds))
     after = (
         process_cpu_seconds(server.pid),
         own_cpu_seconds(),
         redis_cpu_seconds(server.redis_url),
+        process_cpu_seconds(server.pid, children=False),
     )
-    result.server_cpu, result.loadgen_cpu, result.redis_cpu = (
+    result.server_cpu, result.loadgen_cpu, result.redis_cpu, alone = (
         b - a for a, b in zip(before, after, strict=True)
     )
+    result.model_cpu = result.server_cpu - alone  # workers: their CPU, not a model's
     return result
 
 
@@ -414,19 +418,21 @@ def print_table(rows: list[Row], raws: dict[str, float], capacities: dict[str, f
     forward capacity of the same design (`x cap`: one model for thread and process, one per
     worker for workers), both measured right before that design's phases (by mode); latency;
     and CPU ms per image of the server, the load generator and Redis, and how busy they kept
-    the machine's cores between them."""
+    the machine's cores between them; `model` is how busy the model process was (the process
+    design: at 100 % it, not the HTTP side, bounds the phase)."""
     print(f"\n{'phase':64s} {'img/s':>6s} {'x raw':>6s} {'x cap':>6s} {'p50 ms':>7s} "
           f"{'p99 ms':>7s} {'CPU ms/img: srv':>15s} {'gen':>5s} {'redis':>5s} {'busy':>5s}"
-          "  statuses")  # fmt: skip
+          f" {'model':>5s}  statuses")  # fmt: skip
     cores = os.cpu_count() or 1
     for label, r in rows:
         per = [1000 * cpu / max(1, r.items) for cpu in (r.server_cpu, r.loadgen_cpu, r.redis_cpu)]
         busy = (r.server_cpu + r.loadgen_cpu + r.redis_cpu) / (cores * r.seconds)
         mode = label[1 : label.index("]")]
+        model = f"{r.model_cpu / r.seconds:5.0%}" if "process" in mode else f"{'-':>5s}"
         print(f"{label:64s} {r.rate():6.0f} {r.rate() / raws[mode]:6.2f} "
               f"{r.rate() / capacities[mode]:6.2f} {r.pct(0.5):7.2f} "
               f"{r.pct(0.99):7.2f} {per[0]:15.2f} {per[1]:5.2f} {per[2]:5.2f} {busy:5.0%}"
-              f"  {dict(r.statuses)}")  # fmt: skip
+              f" {model}  {dict(r.statuses)}")  # fmt: skip
 
 
 def model_image_size(model: str) -> int:
