@@ -10,6 +10,9 @@ In one run on one machine:
   lat    p50/p99 of one-image requests from one client, metered vs unmetered (VENDOR_UNMETERED)
   parts  where one request's time goes (JSON, base64, PNG decode, preprocessing, Redis)
 
+Each server first takes 2 s of each request size, not counted: its first forwards at each
+batch size and its first requests are slower than the rest.
+
     PYTHONPATH=. python benchmarks/bench_serving.py [--model bench-clip-64] [--seconds 8]
         [--modes thread,process,workers] [--workers N]
     (a mode may carry settings for an A/B in one run: --modes workers,workers+VENDOR_MAX_WAIT_MS=4)
@@ -441,9 +444,12 @@ def model_image_size(model: str) -> int:
 
 
 def phases(server: Server, images: list[str], seconds: float, mode: str) -> list[Row]:
-    """(a) and (b) against one server; `mode` labels the rows."""
+    """(a) and (b) against one server; `mode` labels the rows. A short load first, not
+    counted: the first forwards at each batch size and the first requests are slower."""
     big = request_bodies(server.model_id, images, 32)
     one = request_bodies(server.model_id, images, 1)
+    measure(server, big, 32, 8, WARM_UP_SECONDS)
+    measure(server, one, 1, 32, WARM_UP_SECONDS)
     rows = [
         (f"[{mode}] (a) 32-image requests, {c} clients", measure(server, big, 32, c, seconds))
         for c in (4, 8)
@@ -531,6 +537,9 @@ def server_designs(workers: int) -> dict[str, dict[str, str]]:
         "workers": {"VENDOR_WORKERS": str(workers)},
     }
 
+
+# Load before a server's measured phases, not counted (seconds per request size).
+WARM_UP_SECONDS = 2.0
 
 # The benchmark switch (dev mode only): the same server with no ledger at all.
 UNMETERED = {"VENDOR_DEV_MODE": "true", "VENDOR_UNMETERED": "true"}
