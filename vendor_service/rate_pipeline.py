@@ -68,7 +68,7 @@ class WindowPipeline:
         hit_args = [self.hit_args(item, cost, now) for item, cost in limits]
         window_args = [self.window_args(item, now) for item, _ in limits]
         if self.pipeliner is not None:
-            return await self._shared(limits, keys, hit_args, window_args, now)
+            return await self._shared(self.pipeliner, limits, keys, hit_args, window_args, now)
         pipe = self.bridge.get_connection().pipeline(transaction=False)
         for key, args in zip(keys, hit_args, strict=True):
             pipe.evalsha(self.acquire.sha, len(key), *key, *args)
@@ -92,9 +92,9 @@ class WindowPipeline:
         stats = [self.stats(item, w, now) for (item, _), w in zip(limits, windows, strict=True)]
         return [bool(hit) for hit in hits], stats
 
-
     async def _shared(
         self,
+        pipeliner: ScriptPipeliner,
         limits: Limits,
         keys: list[list[str]],
         hit_args: list[list[Any]],
@@ -103,8 +103,7 @@ class WindowPipeline:
     ) -> tuple[list[bool], list[WindowStats]]:
         """Queued in order, hits before reads, with the other calls of this turn; a script
         Redis lost is loaded and run again in that order (ScriptPipeliner)."""
-        assert self.pipeliner is not None
-        run = self.pipeliner.run
+        run = pipeliner.run
         calls = [run(self.acquire, key, args) for key, args in zip(keys, hit_args, strict=True)]
         calls += [run(self.window, key, a) for key, a in zip(keys, window_args, strict=True)]
         replies = await asyncio.gather(*calls)
