@@ -10,8 +10,8 @@ In one run on one machine:
   lat    p50/p99 of one-image requests from one client, metered vs unmetered (VENDOR_UNMETERED)
   parts  where one request's time goes (JSON, base64, PNG decode, preprocessing, Redis)
 
-Each server first takes 2 s of each request size, not counted: its first forwards at each
-batch size and its first requests are slower than the rest.
+Each server first takes 2 s of each request size, not counted, so that no phase measures a
+server's first requests.
 
     PYTHONPATH=. python benchmarks/bench_serving.py [--model bench-clip-64] [--seconds 8]
         [--modes thread,process,workers] [--workers N]
@@ -445,7 +445,7 @@ def model_image_size(model: str) -> int:
 
 def phases(server: Server, images: list[str], seconds: float, mode: str) -> list[Row]:
     """(a) and (b) against one server; `mode` labels the rows. A short load first, not
-    counted: the first forwards at each batch size and the first requests are slower."""
+    counted: no phase measures the server's first requests."""
     big = request_bodies(server.model_id, images, 32)
     one = request_bodies(server.model_id, images, 1)
     measure(server, big, 32, 8, WARM_UP_SECONDS)
