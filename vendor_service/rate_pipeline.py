@@ -67,15 +67,24 @@ class WindowPipeline:
         now = time.time()
         hit_args = [self.hit_args(item, cost, now) for item, cost in limits]
         window_args = [self.window_args(item, now) for item, _ in limits]
-        if self.pipeliner is not None:
-            return await self._shared(self.pipeliner, limits, keys, hit_args, window_args, now)
+        if self.pipeliner is None:
+            hits, windows = await self._own_pipeline(keys, hit_args, window_args)
+        else:
+            hits, windows = await self._shared(self.pipeliner, keys, hit_args, window_args)
+        stats = [self.stats(item, w, now) for (item, _), w in zip(limits, windows, strict=True)]
+        return [bool(hit) for hit in hits], stats
+
+    async def _own_pipeline(
+        self, keys: list[list[str]], hit_args: list[list[Any]], window_args: list[list[Any]]
+    ) -> tuple[list[Any], list[Any]]:
+        """This request's hits, then its window reads, in one pipeline of its own."""
         pipe = self.bridge.get_connection().pipeline(transaction=False)
         for key, args in zip(keys, hit_args, strict=True):
             pipe.evalsha(self.acquire.sha, len(key), *key, *args)
         for key, args in zip(keys, window_args, strict=True):
             pipe.evalsha(self.window.sha, len(key), *key, *args)
         replies = await pipe.execute(raise_on_error=False)
-        hits, windows = replies[: len(limits)], replies[len(limits) :]
+        hits, windows = replies[: len(keys)], replies[len(keys) :]
         if any(isinstance(reply, NoScriptError) for reply in replies):
             # Scripts flushed from Redis: redo only the hits that did not run (the script
             # objects reload themselves), then read every window again, after them.
@@ -89,27 +98,22 @@ class WindowPipeline:
         for reply in [*hits, *windows]:
             if isinstance(reply, Exception):
                 raise reply
-        stats = [self.stats(item, w, now) for (item, _), w in zip(limits, windows, strict=True)]
-        return [bool(hit) for hit in hits], stats
+        return hits, windows
 
     async def _shared(
         self,
         pipeliner: ScriptPipeliner,
-        limits: Limits,
         keys: list[list[str]],
         hit_args: list[list[Any]],
         window_args: list[list[Any]],
-        now: float,
-    ) -> tuple[list[bool], list[WindowStats]]:
-        """Queued in order, hits before reads, with the other calls of this turn; a script
-        Redis lost is loaded and run again in that order (ScriptPipeliner)."""
+    ) -> tuple[list[Any], list[Any]]:
+        """The same calls queued in order, hits before reads, with the other calls of this
+        turn; a script Redis lost is loaded and run again in that order (ScriptPipeliner)."""
         run = pipeliner.run
         calls = [run(self.acquire, key, args) for key, args in zip(keys, hit_args, strict=True)]
         calls += [run(self.window, key, a) for key, a in zip(keys, window_args, strict=True)]
         replies = await asyncio.gather(*calls)
-        hits, windows = replies[: len(limits)], replies[len(limits) :]
-        stats = [self.stats(item, w, now) for (item, _), w in zip(limits, windows, strict=True)]
-        return [bool(hit) for hit in hits], stats
+        return replies[: len(keys)], replies[len(keys) :]
 
 
 class MovingWindowPipeline(WindowPipeline):

@@ -47,16 +47,12 @@ class Sale:
     replayed: bool = False
 
 
-def _never() -> bool:
-    return False
-
-
 async def sell_embeddings(
     state: VendorState,
     caller: Standing,
     request: EmbeddingRequest,
     idempotency_key: str | None,
-    caller_left: Callable[[], bool] = _never,
+    caller_left: Callable[[], bool],
 ) -> Sale:
     settings, key_id = state.settings, caller.key_id
     inputs = check_request(request, settings, state.model.info)

@@ -34,11 +34,13 @@ async def pipeliner(redis_url: str) -> AsyncIterator[ScriptPipeliner]:
 
 
 def make_limiter(
-    redis_url: str, prefix: str, mode: str, strategy: str, pipeliner: ScriptPipeliner
+    redis_url: str, prefix: str, mode: str, strategy: str, pipeliner: ScriptPipeliner,
+    requests: str = "3/minute", items: str = "5/minute",
 ) -> KeyRateLimiter:
-    """3 requests and 5 items a minute; `mode` says how its calls reach Redis."""
+    """`mode` says how its calls reach Redis: one at a time, one pipeline per request, or
+    shared with other requests' through `pipeliner`."""
     made = KeyRateLimiter(
-        redis_url, prefix, "3/minute", "5/minute", pipelined=mode != "calls", strategy=strategy,
+        redis_url, prefix, requests, items, pipelined=mode != "calls", strategy=strategy,
         pipeliner=pipeliner if mode == "shared" else None,
     )  # fmt: skip
     assert (made.pipeline is not None) == (mode != "calls")
@@ -83,9 +85,8 @@ async def test_every_path_gives_the_same_states(
 ) -> None:
     states, resets = [], []
     for mode in MODES:
-        made = KeyRateLimiter(redis_url, f"{redis_prefix}{mode}", "10/minute", "20/minute",
-                              pipelined=mode != "calls", strategy=strategy,
-                              pipeliner=pipeliner if mode == "shared" else None)  # fmt: skip
+        made = make_limiter(redis_url, f"{redis_prefix}{mode}", mode, strategy, pipeliner,
+                            "10/minute", "20/minute")  # fmt: skip
         seen = [await made.hit("k", cost) for cost in (1, 4, 2)]
         states.append([(s.remaining_requests, s.remaining_items) for s in seen if s])
         resets.append([s.reset_seconds for s in seen if s])
