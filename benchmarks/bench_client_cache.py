@@ -36,7 +36,7 @@ import httpx
 import numpy as np
 import redis
 
-from client_trainer.budget.tracker import READ_CHUNK, BudgetTracker, Query
+from client_trainer.purchase.tracker import READ_CHUNK, BudgetTracker, Query
 from client_trainer.teacher.client import TeacherClient
 from shared.redis_server import redis_url_from_env
 from shared.schemas import Modality, ModelCard, ModelList

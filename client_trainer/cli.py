@@ -11,10 +11,10 @@ import redis
 import typer
 from rich.console import Console
 
-from client_trainer.budget.tracker import SpendCapReached
 from client_trainer.config import RunConfig, load_config
 from client_trainer.data.domainbed import DataError
 from client_trainer.pipeline import buy_embeddings, evaluate_checkpoint, train_run
+from client_trainer.purchase.tracker import SpendCapReached
 from client_trainer.simulation.cli import register as register_simulation
 from client_trainer.students.registry import StudentError
 from client_trainer.teacher.errors import TeacherError

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 
-from client_trainer.budget.tracker import SpendRecord
 from client_trainer.config import RunConfig, parse_targets
 from client_trainer.data.domainbed import scan_dataset
 from client_trainer.data.images import ImageSet
@@ -19,6 +18,7 @@ from client_trainer.methods.base import TeacherBundle
 from client_trainer.progress import RunProgress
 from client_trainer.purchase.bundle import buy_bundle
 from client_trainer.purchase.session import TeacherSession
+from client_trainer.purchase.tracker import SpendRecord
 from client_trainer.runs import CHECKPOINT_FILE, default_run_name, run_dir, write_metrics
 from client_trainer.students.registry import create_student
 from client_trainer.train.batches import TrainTargets

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import redis
 
-from client_trainer.budget.tracker import READ_CHUNK, BudgetTracker, SpendCapReached
 from client_trainer.config import RunConfig
 from client_trainer.pipeline import buy_embeddings
+from client_trainer.purchase.tracker import READ_CHUNK, BudgetTracker, SpendCapReached
 from client_trainer.teacher.client import PurchasedBatch
 from shared.schemas import Modality
 from tests.client_trainer.tree import CLASSES, DOMAINS
