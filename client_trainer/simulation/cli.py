@@ -118,7 +118,7 @@ def sweep_budget(
 def pretrain_student_command(artifacts: Artifacts = None, profile: Profile = "full") -> None:
     """Pretrain the client's default student on the world's photo-dominated "ImageNet"
     (cached by config hash); prints the weight file."""
-    from client_trainer.pretrain import pretrain_student
+    from client_trainer.simulation.pretrain import pretrain_student
     from client_trainer.simulation.profiles import client_profile
 
     path = pretrain_student(client_profile(profile).pretrain, artifacts)

@@ -1,14 +1,14 @@
 """Build a feature extractor (`num_classes=0`) from any timm model name.
 
 Models others register with timm's `@register_model` work as soon as their module is
-imported. Pretrained weights come only from what is already on disk: timm's own download
-paths are never taken (no network here), and a missing file fails at once with a message.
+imported; the world's own students register on import of this package. Pretrained weights
+come only from what is already on disk: timm's own download paths are never taken (no network
+here), and a missing file fails at once with a message.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,20 +51,12 @@ def _build_kwargs(name: str, image_size: int) -> dict[str, Any]:
     return kwargs
 
 
-# Imported when a name is unknown: the project's own pretraining package registers its
-# students with timm on import.
-DEFAULT_REGISTERING_MODULES = ("client_trainer.pretrain",)
-
-
-def _import_registering(module: str | None) -> None:
-    """Import `module` (or, when absent, the project's registering modules that exist)."""
-    candidates = (module,) if module else DEFAULT_REGISTERING_MODULES
-    for name in candidates:
-        if module or importlib.util.find_spec(name) is not None:
-            try:
-                importlib.import_module(name)
-            except ImportError as exc:
-                raise StudentError(f"cannot import {name!r} to register students: {exc}") from exc
+def _import_registering(module: str) -> None:
+    """Import a module the config names so that the students it registers with timm exist."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise StudentError(f"cannot import {module!r} to register students: {exc}") from exc
 
 
 def _create(name: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
@@ -143,7 +135,7 @@ def load_weight_file(model: nn.Module, path: Path) -> list[str]:
 
 def create_student(config: StudentConfig, image_size: int) -> nn.Module:
     """A timm backbone returning pooled features; `.num_features` is their dimension."""
-    if config.module or not timm.is_model(config.name):
+    if config.module:
         _import_registering(config.module)
     kwargs = _build_kwargs(config.name, image_size)
     if config.init == "timm":

@@ -2,7 +2,8 @@
 
 `timm.create_model("world_convnet_s", num_classes=0)` gives a feature extractor whose
 `num_features` is the width of its pooled output; `num_classes > 0` adds a linear classifier.
-Importing this module registers the names.
+Importing `client_trainer.students` registers the names; `client_trainer.simulation.pretrain`
+pretrains them on the world's "ImageNet".
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ import pytest
 import timm
 import torch
 
-import client_trainer.pretrain  # noqa: F401 - registers the world students
-from client_trainer.pretrain.convnet import WorldConvNet
+from client_trainer.students import WorldConvNet  # importing registers the world students
 
 WORLD_STUDENTS = timm.list_models("world_convnet_*")
 
