@@ -5,45 +5,11 @@ from __future__ import annotations
 import torch
 
 from client_trainer.config import RunConfig, parse_targets
-from client_trainer.data.images import ImageSet
 from client_trainer.data.splits import TaskSplit
 from client_trainer.methods.base import TeacherBundle, TeacherNeeds
 from client_trainer.purchase.session import TeacherSession
-from client_trainer.selection import select
-from client_trainer.students.registry import create_student
+from client_trainer.selection.subset import bought_subset
 from client_trainer.train.batches import TrainTargets
-from client_trainer.train.device import pick_device
-from client_trainer.train.evaluate import eval_features
-from client_trainer.train.model import build_student_model
-
-
-def bought_subset(train: ImageSet, config: RunConfig) -> torch.Tensor | None:
-    """(N,) bool of the training images whose targets are bought; None = all of them.
-
-    Which ones: the configured selection strategy (random, class-balanced, or a k-center
-    core-set on the untouched pretrained student's features), seeded by the run's seed.
-    """
-    fraction = config.teacher.image_fraction
-    if fraction >= 1.0:
-        return None
-    features = None
-    if config.teacher.selection == "k-center":
-        features = pretrained_features(train, config)
-    n = max(1, round(len(train) * fraction))
-    chosen = select(config.teacher.selection, train.labels.numpy(), features, n, config.train.seed)
-    mask = torch.zeros(len(train), dtype=torch.bool)
-    mask[torch.as_tensor(chosen, dtype=torch.long)] = True
-    return mask
-
-
-def pretrained_features(train: ImageSet, config: RunConfig) -> torch.Tensor:
-    """(N, F) features of the clean training images under the pretrained student (a random
-    init is seeded by the run's seed, without touching the global generator)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.train.seed)
-        model = build_student_model(create_student(config.student, config.data.image_size), 1)
-    device = pick_device(config.train.device)
-    return eval_features(model.to(device), train, device)
 
 
 def _clean(session: TeacherSession, task: TaskSplit, bought: torch.Tensor | None) -> torch.Tensor:

@@ -7,8 +7,8 @@ import torch
 
 from client_trainer.config import RunConfig
 from client_trainer.data.splits import load_task
-from client_trainer.purchase.bundle import bought_subset
 from client_trainer.selection import STRATEGIES
+from client_trainer.selection.subset import bought_subset
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
