@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from client_trainer.target_policy import TargetPolicy
+
 PROMPT_TEMPLATE = "a photo of a {}"
 # Extra templates for the optional prompt ensemble (averaged, then renormalised).
 ENSEMBLE_TEMPLATES = (
@@ -83,8 +85,8 @@ class TeacherConfig(_Section):
     model: str | None = Field(
         default=None, description="Vendor model id; None = the first in /v1/models."
     )
-    targets: str = Field(
-        default="clean",
+    targets: TargetPolicy = Field(
+        default=TargetPolicy("clean"),
         description="Image targets: clean (one per image), views:K (K cached views), per-step.",
     )
     image_fraction: float = Field(
@@ -136,12 +138,6 @@ class TeacherConfig(_Section):
         from client_trainer.selection import get_strategy
 
         get_strategy(value)
-        return value
-
-    @field_validator("targets")
-    @classmethod
-    def _known_targets(cls, value: str) -> str:
-        parse_targets(value)
         return value
 
 
@@ -231,16 +227,6 @@ class RunConfig(_Section):
                 raise KeyError(f"unknown config field {dotted!r}")
             data[section][name] = value
         return RunConfig.model_validate(data)
-
-
-def parse_targets(spec: str) -> tuple[str, int]:
-    """'clean' -> ('clean', 1); 'views:4' -> ('views', 4); 'per-step' -> ('per-step', 0)."""
-    if spec in ("clean", "per-step"):
-        return spec, 1 if spec == "clean" else 0
-    kind, _, count = spec.partition(":")
-    if kind == "views" and count.isdigit() and int(count) >= 1:
-        return "views", int(count)
-    raise ValueError(f"targets must be clean, views:K (K >= 1) or per-step, not {spec!r}")
 
 
 def load_config(path: Path | None) -> RunConfig:

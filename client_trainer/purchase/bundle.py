@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from client_trainer.config import RunConfig, parse_targets
+from client_trainer.config import RunConfig
 from client_trainer.data.splits import TaskSplit
 from client_trainer.methods.base import TeacherBundle, TeacherNeeds
 from client_trainer.purchase.session import TeacherSession
@@ -23,14 +23,13 @@ def _clean(session: TeacherSession, task: TaskSplit, bought: torch.Tensor | None
 
 
 def train_targets(session: TeacherSession, task: TaskSplit, config: RunConfig) -> TrainTargets:
-    kind, k_views = parse_targets(config.teacher.targets)
-    seed = config.train.seed
+    policy, seed = config.teacher.targets, config.train.seed
     bought = bought_subset(task.train, config)
-    if kind == "clean":
+    if policy.kind == "clean":
         return TrainTargets("clean", clean=_clean(session, task, bought), bought=bought)
-    if kind == "views":
+    if policy.kind == "views":
         size = config.data.image_size
-        views, embeddings = session.views(task.train, k_views, seed, size, bought)
+        views, embeddings = session.views(task.train, policy.views, seed, size, bought)
         return TrainTargets("views", views=views, view_embeddings=embeddings, bought=bought)
     if bought is not None:
         raise ValueError("image_fraction < 1 needs clean or views:K targets, not per-step")
