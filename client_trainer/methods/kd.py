@@ -76,9 +76,9 @@ class Kd:
         model = classifier_model(inputs)
         cfg = inputs.config.train
         stage = Stage(
-            "train", cfg.steps, cfg.lr, True, True, _loss(inputs), classifier_logits,
-            head_lr(inputs),
-        )  # fmt: skip
+            name="train", steps=cfg.steps, lr=cfg.lr, train_backbone=True, train_head=True,
+            loss=_loss(inputs), logits=classifier_logits, head_lr=head_lr(inputs),
+        )
         reports = train_stages(inputs, model, [stage])
         id_acc, ood_acc = score(inputs, model, classifier_logits(model))
         return MethodOutcome(id_acc, ood_acc, model, "classifier", reports)

@@ -58,8 +58,14 @@ def adip_stages(inputs: MethodInputs, text: torch.Tensor) -> list[Stage]:
         return text_logits(model, text, cfg.logit_scale)
 
     return [
-        Stage("align", cfg.steps, head_lr(inputs), False, True, loss, logits),
-        Stage("distill", cfg.steps, cfg.lr, True, False, loss, logits),
+        Stage(
+            name="align", steps=cfg.steps, lr=head_lr(inputs),
+            train_backbone=False, train_head=True, loss=loss, logits=logits,
+        ),
+        Stage(
+            name="distill", steps=cfg.steps, lr=cfg.lr,
+            train_backbone=True, train_head=False, loss=loss, logits=logits,
+        ),
     ]
 
 
