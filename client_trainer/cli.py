@@ -15,6 +15,7 @@ from client_trainer.config import RunConfig, load_config
 from client_trainer.data.domainbed import DataError
 from client_trainer.pipeline import buy_embeddings, evaluate_checkpoint, train_run
 from client_trainer.purchase.tracker import SpendCapReached
+from client_trainer.registry import UnknownName
 from client_trainer.simulation.cli import register as register_simulation
 from client_trainer.students.registry import StudentError
 from client_trainer.teacher.errors import TeacherError
@@ -179,7 +180,15 @@ def buy(
     }
     try:
         report = buy_embeddings(_config(config, overrides, quiet))
-    except (TeacherError, SpendCapReached, DataError, ValueError, redis.RedisError) as exc:
+    except (
+        TeacherError,
+        SpendCapReached,
+        DataError,
+        StudentError,
+        UnknownName,
+        ValueError,
+        redis.RedisError,
+    ) as exc:
         _fail(exc)
     typer.echo(
         json.dumps(
@@ -325,7 +334,7 @@ def evaluate(
     try:
         base = load_config(config) if config is not None else None
         scores = evaluate_checkpoint(checkpoint, base, overrides)
-    except (DataError, StudentError, ValueError, FileNotFoundError) as exc:
+    except (DataError, StudentError, UnknownName, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     typer.echo(json.dumps(scores))
 

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from client_trainer.target_policy import TargetPolicy
 
@@ -73,6 +73,13 @@ class StudentConfig(_Section):
         default=None,
         description="Python module to import first (one that registers timm models).",
     )
+
+    @model_validator(mode="after")
+    def _known_student(self) -> StudentConfig:
+        from client_trainer.students import check_student  # imports this module
+
+        check_student(self.name, self.module)
+        return self
 
 
 class TeacherConfig(_Section):
@@ -135,10 +142,9 @@ class TeacherConfig(_Section):
     @field_validator("selection")
     @classmethod
     def _known_selection(cls, value: str) -> str:
-        from client_trainer.selection import get_strategy
+        from client_trainer.selection import STRATEGIES  # imports this module
 
-        get_strategy(value)
-        return value
+        return STRATEGIES.check(value)
 
 
 class TrainConfig(_Section):
@@ -194,6 +200,13 @@ class TrainConfig(_Section):
         description="torch CPU threads; 1 is fastest for tiny students on a shared machine"
         " (measured 10x faster than 2 under load); None = all cores.",
     )
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from client_trainer.methods import METHODS  # imports this module
+
+        return METHODS.check(value)
 
 
 class OutputConfig(_Section):

@@ -14,6 +14,7 @@ from client_trainer.methods.base import (
     score,
     train_stages,
 )
+from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
 from client_trainer.train.loop import Stage
 from client_trainer.train.model import StudentModel, build_student_model
@@ -46,6 +47,7 @@ def classifier_model(inputs: MethodInputs) -> StudentModel:
     return model.to(inputs.device)
 
 
+@register_method
 class Erm:
     name = "erm"
     needs = TeacherNeeds(text=False, train_images=False, eval_images=False)

@@ -19,6 +19,7 @@ from client_trainer.methods.base import (
     train_stages,
 )
 from client_trainer.methods.erm import classifier_model
+from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
 from client_trainer.train.loop import Stage, StageLoss
 from client_trainer.train.model import StudentModel
@@ -68,6 +69,7 @@ def _loss(inputs: MethodInputs) -> StageLoss:
     return loss
 
 
+@register_method
 class Kd:
     name = "kd"
     needs = TeacherNeeds(text=True, train_images=True, eval_images=False)

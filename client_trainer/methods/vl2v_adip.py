@@ -19,6 +19,7 @@ from client_trainer.methods.base import (
     text_logits,
     train_stages,
 )
+from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
 from client_trainer.train.evaluate import Logits
 from client_trainer.train.loop import Stage, StageLoss
@@ -69,6 +70,7 @@ def adip_stages(inputs: MethodInputs, text: torch.Tensor) -> list[Stage]:
     ]
 
 
+@register_method
 class Vl2vAdip:
     name = "vl2v-adip"
     needs = TeacherNeeds(text=True, train_images=True, eval_images=False)

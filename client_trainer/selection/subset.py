@@ -7,7 +7,7 @@ import torch
 
 from client_trainer.config import RunConfig
 from client_trainer.data.images import ImageSet
-from client_trainer.selection.registry import select
+from client_trainer.selection.registry import get_strategy, select
 from client_trainer.students.registry import create_student
 from client_trainer.train.device import pick_device
 from client_trainer.train.evaluate import eval_features
@@ -24,7 +24,7 @@ def bought_subset(train: ImageSet, config: RunConfig) -> torch.Tensor | None:
     if fraction >= 1.0:
         return None
     features = None
-    if config.teacher.selection == "k-center":
+    if get_strategy(config.teacher.selection).needs_features:
         features = pretrained_features(train, config)
     n = max(1, round(len(train) * fraction))
     chosen = select(config.teacher.selection, train.labels.numpy(), features, n, config.train.seed)
