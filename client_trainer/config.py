@@ -210,8 +210,8 @@ class TrainConfig(_Section):
     threads: int | None = Field(
         default=1,
         ge=1,
-        description="torch CPU threads; 1 is fastest for tiny students on a shared machine"
-        " (measured 10x faster than 2 under load); None = all cores.",
+        description="torch CPU threads; 1 suits tiny students on a shared machine (a table runs"
+        " one process per core); None = all cores.",
     )
 
     @field_validator("method")

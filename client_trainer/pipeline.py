@@ -33,7 +33,7 @@ class BuyReport:
     run_name: str
     images: int  # image embeddings the job needs
     texts: int  # text embeddings the job needs
-    spend: SpendRecord  # what this run name has bought so far (all sessions)
+    spend: SpendRecord  # what this run name has bought so far, over every process that ran it
 
 
 def buy_embeddings(
