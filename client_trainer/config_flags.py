@@ -21,7 +21,6 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
@@ -115,8 +114,6 @@ def _shown_default(field: FieldInfo) -> Any:
     default = field.get_default(call_default_factory=True)
     if isinstance(default, SecretStr):
         return None  # never print a key
-    if isinstance(default, Enum):
-        return default.value
     if default is None or isinstance(default, bool | int | float | str | Path):
         return default
     return str(default)

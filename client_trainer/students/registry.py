@@ -58,6 +58,14 @@ def register_student(fn: F) -> F:
     return fn
 
 
+def _import_registering(module: str) -> None:
+    """Import a module the config names so that the students it registers with timm exist."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise StudentError(f"cannot import {module!r} to register students: {exc}") from exc
+
+
 def check_student(name: str, module: str | None = None) -> str:
     """`name` when timm knows it, after importing `module` (which may register it); else
     UnknownName listing the project's students."""
@@ -77,14 +85,6 @@ def _build_kwargs(name: str, image_size: int) -> dict[str, Any]:
     if name.startswith(_VIT_PREFIXES):
         kwargs.setdefault("img_size", image_size)  # position embeddings sized for our input
     return kwargs
-
-
-def _import_registering(module: str) -> None:
-    """Import a module the config names so that the students it registers with timm exist."""
-    try:
-        importlib.import_module(module)
-    except ImportError as exc:
-        raise StudentError(f"cannot import {module!r} to register students: {exc}") from exc
 
 
 def _cached_hub_file(hub_id: str) -> Path | None:

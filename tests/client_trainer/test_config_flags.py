@@ -18,6 +18,10 @@ from client_trainer.config import RunConfig
 from client_trainer.config_flags import ConfigRequest, pick, run_config_flags
 
 WIDE = {"COLUMNS": "400", "TERMINAL_WIDTH": "400"}
+# The env vars that set flags, unset: a developer's own settings must not leak into the tests.
+NO_FLAG_ENV: dict[str, str | None] = dict.fromkeys(
+    ("VENDOR_URL", "VENDOR_API_KEY", "REDIS_URL", "CLIENT_REDIS_PREFIX")
+)
 
 
 def every_field() -> list[tuple[str, FieldInfo]]:
@@ -84,7 +88,7 @@ def _capture(paths: tuple[str, ...]) -> tuple[typer.Typer, list[ConfigRequest]]:
 
 def _request(args: list[str], env: dict[str, str] | None = None) -> ConfigRequest:
     probe, seen = _capture(pick("*"))
-    result = CliRunner().invoke(probe, ["show", *args], env=env)
+    result = CliRunner().invoke(probe, ["show", *args], env={**NO_FLAG_ENV, **(env or {})})
     assert result.exit_code == 0, result.output
     return seen[-1]
 
@@ -114,7 +118,7 @@ def test_aliases_and_env_vars_set_their_fields() -> None:
 def test_only_flags_given_override_the_file(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text('[train]\nsteps = 7\nswad = true\n[student]\nname = "test_vit"\n')
-    request = _request(["--config", str(path), "--lr", "0.01"], env={"VENDOR_URL": ""})
+    request = _request(["--config", str(path), "--lr", "0.01"], env={"VENDOR_URL": ""})  # unset
     assert request.overrides == {"train.lr": 0.01}
     config = request.load()
     assert (config.train.steps, config.train.swad, config.train.lr) == (7, True, 0.01)
