@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import redis
+import torch
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -66,7 +67,8 @@ def reported() -> Iterator[None]:
 def announce_default_student(config: RunConfig) -> None:
     """Say which student a run trains when the user named none, and how to choose another."""
     student = config.student
-    model = create_student(student, config.data.image_size)
+    with torch.random.fork_rng(devices=[]):  # the run's own random draws stay as they are
+        model = create_student(student, config.data.image_size)
     millions = sum(p.numel() for p in model.parameters()) / 1e6
     console.print(
         f"[yellow]note:[/yellow] no --student given: training {student.name}"
