@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from client_trainer.config import RunConfig, load_config
-from client_trainer.target_policy import TargetPolicy
 
 
 def test_toml_file_then_overrides(tmp_path: Path) -> None:
@@ -28,26 +27,6 @@ def test_json_file(tmp_path: Path) -> None:
     path = tmp_path / "run.json"
     path.write_text('{"train": {"swad": true}}')
     assert load_config(path).train.swad is True
-
-
-@pytest.mark.parametrize("spec", ["views:0", "views", "sometimes", "views:x"])
-def test_bad_targets_are_refused(spec: str) -> None:
-    with pytest.raises(ValidationError):
-        RunConfig().with_overrides({"teacher.targets": spec})
-
-
-def test_targets_parse_once_and_keep_their_spelling(tmp_path: Path) -> None:
-    assert TargetPolicy.parse("clean") == TargetPolicy("clean")
-    assert TargetPolicy.parse("views:4") == TargetPolicy("views", 4)
-    assert TargetPolicy.parse("per-step") == TargetPolicy("per-step")
-    for spec in ("clean", "views:4", "per-step"):
-        config = RunConfig().with_overrides({"teacher.targets": spec})
-        assert config.teacher.targets == TargetPolicy.parse(spec)
-        assert str(config.teacher.targets) == spec
-        assert config.public_dict()["teacher"]["targets"] == spec  # metrics.json's spelling
-        path = tmp_path / "run.json"
-        path.write_text(config.model_dump_json())
-        assert load_config(path).teacher.targets == config.teacher.targets
 
 
 def test_unknown_fields_are_refused(tmp_path: Path) -> None:
