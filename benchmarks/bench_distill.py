@@ -5,7 +5,7 @@ bare forward + backward + Adam loop of the same student, in one process, on the 
 
 Setup (no vendor, no download): a DomainBed tree of random PNGs in a temp dir (4 domains x 3
 classes, one domain held out as the target), the offline world's student `world_convnet_s`
-(random init; registered by importing `client_trainer.pretrain`), image size 32, 32 images per
+(random init; registered by importing `client_trainer.students`), image size 32, 32 images per
 source domain x 3 source domains = 96 per step; teacher targets are fixed random unit vectors
 (`clean` targets policy, the default) and class texts random unit vectors, dimension 128 (the
 offline world's CLIP).
@@ -82,7 +82,6 @@ def config(root: Path, size: int, batch: int, eval_every: int) -> RunConfig:
             "data.test_domain": DOMAINS[-1],
             "data.image_size": size,
             "student.name": "world_convnet_s",
-            "student.module": "client_trainer.pretrain",
             "train.batch_per_domain": batch,
             "train.eval_every": eval_every,
             "output.progress": False,

@@ -26,7 +26,7 @@ import open_clip
 import timm
 import torch
 
-import client_trainer.pretrain.convnet  # noqa: F401  (registers world_convnet_s with timm)
+import client_trainer.students  # noqa: F401  (registers world_convnet_s with timm)
 from vendor_service.model_configs import CONFIG_DIR
 
 Step = Callable[[], None]

@@ -11,9 +11,11 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from client_trainer.target_policy import TargetPolicy
 
 PROMPT_TEMPLATE = "a photo of a {}"
 # Extra templates for the optional prompt ensemble (averaged, then renormalised).
@@ -27,12 +29,21 @@ ENSEMBLE_TEMPLATES = (
 )
 
 
+class Flag:
+    """The command-line spelling of a field whose name alone is not enough: its option names
+    (the first is the main one; "--on/--off" for a bool) and an environment variable that sets
+    it. Kept in the field's annotation: `Annotated[Path, Flag("--data-root")]`."""
+
+    def __init__(self, *names: str, envvar: str | None = None) -> None:
+        self.names, self.envvar = names, envvar
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class DataConfig(_Section):
-    root: Path = Field(
+    root: Annotated[Path, Flag("--data-root")] = Field(
         default=Path("data"), description="Folder holding <DATASET>/<domain>/<class>/<image>."
     )
     dataset: str = Field(default="PACS", description="Data set folder name under the root.")
@@ -49,7 +60,9 @@ class DataConfig(_Section):
     image_size: int = Field(
         default=64, ge=8, description="Student input side in pixels (224 for real data)."
     )
-    max_images_per_domain: int | None = Field(
+    max_images_per_domain: Annotated[
+        int | None, Flag("--max-images-per-domain", "--max-per-domain")
+    ] = Field(
         default=None,
         ge=1,
         description="Keep at most this many images per domain (seeded), for quick runs.",
@@ -57,34 +70,41 @@ class DataConfig(_Section):
 
 
 class StudentConfig(_Section):
-    name: str = Field(
+    name: Annotated[str, Flag("--student")] = Field(
         default="test_resnet", description="Any timm model name (incl. ones registered later)."
     )
-    init: Literal["random", "timm", "file"] = Field(
+    init: Annotated[Literal["random", "timm", "file"], Flag("--student-init")] = Field(
         default="random",
         description="Weights: random, timm's pretrained (only when already on disk), or a file.",
     )
-    weights: Path | None = Field(
+    weights: Annotated[Path | None, Flag("--student-weights")] = Field(
         default=None, description="Local weight file, used when init = file."
     )
-    module: str | None = Field(
+    module: Annotated[str | None, Flag("--student-module")] = Field(
         default=None,
         description="Python module to import first (one that registers timm models).",
     )
 
+    @model_validator(mode="after")
+    def _known_student(self) -> StudentConfig:
+        from client_trainer.students import check_student  # imports this module
+
+        check_student(self.name, self.module)
+        return self
+
 
 class TeacherConfig(_Section):
-    vendor_url: str = Field(
+    vendor_url: Annotated[str, Flag(envvar="VENDOR_URL")] = Field(
         default="http://127.0.0.1:8000", description="Base URL of the vendor's REST API."
     )
-    api_key: SecretStr = Field(
+    api_key: Annotated[SecretStr, Flag(envvar="VENDOR_API_KEY")] = Field(
         default=SecretStr(""), description="Bearer API key of the vendor account."
     )
     model: str | None = Field(
         default=None, description="Vendor model id; None = the first in /v1/models."
     )
-    targets: str = Field(
-        default="clean",
+    targets: TargetPolicy = Field(
+        default=TargetPolicy("clean"),
         description="Image targets: clean (one per image), views:K (K cached views), per-step.",
     )
     image_fraction: float = Field(
@@ -99,7 +119,7 @@ class TeacherConfig(_Section):
         description="Which images an image_fraction < 1 buys: random, class-balanced, or"
         " k-center (core-set on the pretrained student's features).",
     )
-    prompt_ensemble: bool = Field(
+    prompt_ensemble: Annotated[bool, Flag("--prompt-ensemble/--single-prompt")] = Field(
         default=False,
         description="Average the text embeddings of several prompt templates per class.",
     )
@@ -111,7 +131,9 @@ class TeacherConfig(_Section):
     max_in_flight: int = Field(
         default=4, ge=1, description="Requests to the vendor in flight at once."
     )
-    max_inputs_per_request: int | None = Field(
+    max_inputs_per_request: Annotated[
+        int | None, Flag("--max-inputs-per-request", "--per-request")
+    ] = Field(
         default=None,
         ge=1,
         description="Inputs per request; None = the vendor's limit from /v1/models.",
@@ -122,27 +144,20 @@ class TeacherConfig(_Section):
     timeout_s: float = Field(
         default=60.0, gt=0, description="HTTP timeout of one request in seconds."
     )
-    redis_url: str | None = Field(
+    redis_url: Annotated[str | None, Flag(envvar="REDIS_URL")] = Field(
         default=None, description="Client cache Redis; None = REDIS_URL or embedded."
     )
-    redis_prefix: str = Field(
+    redis_prefix: Annotated[str, Flag(envvar="CLIENT_REDIS_PREFIX")] = Field(
         default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:"),
-        description="Key prefix of the client's cache and records (env CLIENT_REDIS_PREFIX).",
+        description="Key prefix of the client's cache and records.",
     )
 
     @field_validator("selection")
     @classmethod
     def _known_selection(cls, value: str) -> str:
-        from client_trainer.selection import get_strategy
+        from client_trainer.selection import STRATEGIES  # imports this module
 
-        get_strategy(value)
-        return value
-
-    @field_validator("targets")
-    @classmethod
-    def _known_targets(cls, value: str) -> str:
-        parse_targets(value)
-        return value
+        return STRATEGIES.check(value)
 
 
 class TrainConfig(_Section):
@@ -195,15 +210,24 @@ class TrainConfig(_Section):
     threads: int | None = Field(
         default=1,
         ge=1,
-        description="torch CPU threads; 1 is fastest for tiny students on a shared machine"
-        " (measured 10x faster than 2 under load); None = all cores.",
+        description="torch CPU threads; 1 suits tiny students on a shared machine (a table runs"
+        " one process per core); None = all cores.",
     )
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from client_trainer.methods import METHODS  # imports this module
+
+        return METHODS.check(value)
 
 
 class OutputConfig(_Section):
     out_dir: Path = Field(default=Path("runs"), description="Parent folder of run directories.")
     run_name: str | None = Field(default=None, description="Run directory and spend-record name.")
-    progress: bool = Field(default=True, description="Show rich progress bars.")
+    progress: Annotated[bool, Flag("--progress/--quiet")] = Field(
+        default=True, description="Show rich progress bars."
+    )
 
 
 class RunConfig(_Section):
@@ -233,20 +257,17 @@ class RunConfig(_Section):
         return RunConfig.model_validate(data)
 
 
-def parse_targets(spec: str) -> tuple[str, int]:
-    """'clean' -> ('clean', 1); 'views:4' -> ('views', 4); 'per-step' -> ('per-step', 0)."""
-    if spec in ("clean", "per-step"):
-        return spec, 1 if spec == "clean" else 0
-    kind, _, count = spec.partition(":")
-    if kind == "views" and count.isdigit() and int(count) >= 1:
-        return "views", int(count)
-    raise ValueError(f"targets must be clean, views:K (K >= 1) or per-step, not {spec!r}")
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The raw tables of a .toml or .json run config file, not yet validated."""
+    raw = path.read_bytes()
+    data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds no tables of a run config")
+    return data
 
 
 def load_config(path: Path | None) -> RunConfig:
     """A RunConfig from a .toml or .json file (tables per section), or the defaults."""
     if path is None:
         return RunConfig()
-    raw = path.read_bytes()
-    data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
-    return RunConfig.model_validate(data)
+    return RunConfig.model_validate(read_config_file(path))

@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 
-from client_trainer.budget.tracker import SpendRecord
-from client_trainer.config import RunConfig, parse_targets
+from client_trainer.config import RunConfig
 from client_trainer.data.domainbed import scan_dataset
 from client_trainer.data.images import ImageSet
 from client_trainer.data.splits import TaskSplit, load_task
@@ -19,6 +18,7 @@ from client_trainer.methods.base import TeacherBundle
 from client_trainer.progress import RunProgress
 from client_trainer.purchase.bundle import buy_bundle
 from client_trainer.purchase.session import TeacherSession
+from client_trainer.purchase.tracker import SpendRecord
 from client_trainer.runs import CHECKPOINT_FILE, default_run_name, run_dir, write_metrics
 from client_trainer.students.registry import create_student
 from client_trainer.train.batches import TrainTargets
@@ -33,7 +33,7 @@ class BuyReport:
     run_name: str
     images: int  # image embeddings the job needs
     texts: int  # text embeddings the job needs
-    spend: SpendRecord  # what this run name has bought so far (all sessions)
+    spend: SpendRecord  # what this run name has bought so far, over every process that ran it
 
 
 def buy_embeddings(
@@ -41,10 +41,10 @@ def buy_embeddings(
 ) -> BuyReport:
     """Pre-purchase the class prompts and one clean embedding per image of every domain
     (or, with `views:K`, the views of the training images of the configured split)."""
-    kind, _ = parse_targets(config.teacher.targets)
-    if kind == "per-step":
+    policy = config.teacher.targets
+    if policy.kind == "per-step":
         raise ValueError("per-step targets are bought during training; buy clean or views:K")
-    name = config.output.run_name or f"buy-{config.data.dataset}-{config.teacher.targets}"
+    name = config.output.run_name or f"buy-{config.data.dataset}-{policy}"
     index = scan_dataset(config.data.root, config.data.dataset)
     with (
         RunProgress(config.output.progress) as progress,
@@ -52,16 +52,13 @@ def buy_embeddings(
     ):
         session.texts(index.classes, config.teacher.prompt_ensemble)
         texts = len(index.classes)
-        if kind == "clean":
+        if policy.kind == "clean":
             session.images(index.paths, "images")
             images = len(index.paths)
         else:
             task = load_task(config.data, config.train.seed)
             views, _ = session.views(
-                task.train,
-                parse_targets(config.teacher.targets)[1],
-                config.train.seed,
-                config.data.image_size,
+                task.train, policy.views, config.train.seed, config.data.image_size
             )
             images = views.shape[0] * views.shape[1]
         return BuyReport(name, images, texts, session.record())
@@ -76,7 +73,7 @@ def _metrics(
         "source_domains": list(task.source_domains),
         "seed": config.train.seed,
         "student": config.student.name,
-        "targets": config.teacher.targets,
+        "targets": str(config.teacher.targets),
         "precision": resolve_precision(config.train.precision, pick_device(config.train.device)),
         "id_acc": outcome.id_acc,
         "ood_acc": outcome.ood_acc,

@@ -134,10 +134,17 @@ def run_one(
     calls["loop"]()
     sync(dev)
     print(f"  warm-up {time.perf_counter() - t0:.1f}s")
+    report(calls, rounds, per_round, dev)
+
+
+def report(
+    calls: dict[str, Callable[[], None]], rounds: int, images: int, dev: torch.device
+) -> None:
+    """Alternate the calls round by round; print each one's median images/s and its ratio."""
     out: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(rounds):
         for k, call in calls.items():
-            out[k].append(rate(call, per_round, dev))
+            out[k].append(rate(call, images, dev))
     med = {k: statistics.median(v) for k, v in out.items()}
     for k, v in out.items():
         print(

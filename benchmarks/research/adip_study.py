@@ -1,6 +1,6 @@
 """Research (not a test): with a strong teacher, do steps or learning rate let VL2V-ADiP pass ERM?
 
-Starts the same simulation session as `python -m client_trainer table` (world, teacher,
+Starts the same simulation as `python -m client_trainer table` (world, teacher,
 student, a local vendor, the client's cache) and runs ordinary client runs with the recipe's
 config changed in one place each, printing one JSON line per run (ID and OOD accuracy, %).
 
@@ -85,8 +85,9 @@ def _spec(
 
 
 def _change_profile(per_class: int | None, student: str | None) -> None:
-    """The session's client profile with another task size or student; nothing else changes.
-    The runs build the student by the name the session's world reports, so it follows."""
+    """The simulation's client profile with another task size or student; nothing else
+    changes. The runs build the student by the name the simulation's world reports, so it
+    follows."""
     from client_trainer.simulation import session as module
 
     shipped = module.client_profile

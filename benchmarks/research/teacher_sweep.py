@@ -43,7 +43,7 @@ from vendor_service.vlm.profiles import vlm_profile
 ROOT = Path(os.environ.get("ART", "artifacts"))
 OUT = Path(os.environ.get("OUT", "runs/teacher_sweep"))
 DEV = os.environ.get("DEV", "cuda")
-# The architecture before this research: vision width 16, text width 128, context 16.
+# The baseline the sweep varies: vision width 16, text width 128, context 16.
 BEFORE = {"vw": 16, "tw": 128, "ctx": 16}
 SHIPPED = {"vw": 32, "tw": 64, "ctx": 12, "amp": True}
 HARD_STYLES = [0.25, 0.25, 0.125, 0.25, 0.125]  # photo, art, cartoon, sketch, line_art

@@ -1,10 +1,2 @@
-"""The client's budget: content-addressed embedding cache, spend cap and spend record."""
-
-from client_trainer.budget.tracker import (
-    BudgetTracker,
-    Query,
-    SpendCapReached,
-    SpendRecord,
-)
-
-__all__ = ["BudgetTracker", "Query", "SpendCapReached", "SpendRecord"]
+"""Import path of the budget tracker kept for tests/reliability and benchmarks/bench_memory.py;
+the tracker itself is `client_trainer.purchase.tracker`."""

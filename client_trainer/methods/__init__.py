@@ -1,5 +1,10 @@
-"""Methods over the one shared training loop, keyed by the names the CLI takes."""
+"""Methods over the one shared training loop, registered under the names the CLI takes.
 
+Each method module registers its class with `@register_method`; importing this package
+imports them all, so `METHODS` holds every method.
+"""
+
+from client_trainer.methods import erm, kd, lp_ft, vl2v_adip, zero_shot
 from client_trainer.methods.base import (
     Method,
     MethodInputs,
@@ -8,20 +13,7 @@ from client_trainer.methods.base import (
     TeacherNeeds,
     text_logits,
 )
-from client_trainer.methods.erm import Erm
-from client_trainer.methods.kd import Kd
-from client_trainer.methods.lp_ft import LpFt
-from client_trainer.methods.vl2v_adip import Vl2vAdip
-from client_trainer.methods.zero_shot import ZeroShot
-
-METHODS: dict[str, Method] = {m.name: m for m in (ZeroShot(), Erm(), LpFt(), Kd(), Vl2vAdip())}
-
-
-def get_method(name: str) -> Method:
-    if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}; choose one of {sorted(METHODS)}")
-    return METHODS[name]
-
+from client_trainer.methods.registry import METHODS, get_method, register_method
 
 __all__ = [
     "METHODS",
@@ -30,6 +22,12 @@ __all__ = [
     "MethodOutcome",
     "TeacherBundle",
     "TeacherNeeds",
+    "erm",
     "get_method",
+    "kd",
+    "lp_ft",
+    "register_method",
     "text_logits",
+    "vl2v_adip",
+    "zero_shot",
 ]

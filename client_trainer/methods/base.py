@@ -59,7 +59,7 @@ class MethodOutcome:
 
 
 class Method(Protocol):
-    name: str
+    name: str  # the registry name: what `train.method` / --method take
     needs: TeacherNeeds
 
     def run(self, inputs: MethodInputs) -> MethodOutcome: ...

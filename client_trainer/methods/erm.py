@@ -14,6 +14,7 @@ from client_trainer.methods.base import (
     score,
     train_stages,
 )
+from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
 from client_trainer.train.loop import Stage
 from client_trainer.train.model import StudentModel, build_student_model
@@ -25,14 +26,20 @@ def cross_entropy(model: StudentModel, batch: StepBatch, features: torch.Tensor)
 
 def probe_stage(inputs: MethodInputs) -> Stage:
     steps = inputs.config.train.steps
-    return Stage("probe", steps, head_lr(inputs), False, True, cross_entropy, classifier_logits)
+    return Stage(
+        name="probe", steps=steps, lr=head_lr(inputs), train_backbone=False, train_head=True,
+        loss=cross_entropy, logits=classifier_logits,
+    )
 
 
 def finetune_stage(inputs: MethodInputs, fresh_head: bool) -> Stage:
     """Backbone and head together; a `fresh_head` (not probed first) learns at head_lr."""
     steps, lr = inputs.config.train.steps, inputs.config.train.lr
     head = head_lr(inputs) if fresh_head else None
-    return Stage("finetune", steps, lr, True, True, cross_entropy, classifier_logits, head)
+    return Stage(
+        name="finetune", steps=steps, lr=lr, train_backbone=True, train_head=True,
+        loss=cross_entropy, logits=classifier_logits, head_lr=head,
+    )
 
 
 def classifier_model(inputs: MethodInputs) -> StudentModel:
@@ -40,6 +47,7 @@ def classifier_model(inputs: MethodInputs) -> StudentModel:
     return model.to(inputs.device)
 
 
+@register_method
 class Erm:
     name = "erm"
     needs = TeacherNeeds(text=False, train_images=False, eval_images=False)

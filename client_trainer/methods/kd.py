@@ -19,6 +19,7 @@ from client_trainer.methods.base import (
     train_stages,
 )
 from client_trainer.methods.erm import classifier_model
+from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
 from client_trainer.train.loop import Stage, StageLoss
 from client_trainer.train.model import StudentModel
@@ -68,6 +69,7 @@ def _loss(inputs: MethodInputs) -> StageLoss:
     return loss
 
 
+@register_method
 class Kd:
     name = "kd"
     needs = TeacherNeeds(text=True, train_images=True, eval_images=False)
@@ -76,9 +78,9 @@ class Kd:
         model = classifier_model(inputs)
         cfg = inputs.config.train
         stage = Stage(
-            "train", cfg.steps, cfg.lr, True, True, _loss(inputs), classifier_logits,
-            head_lr(inputs),
-        )  # fmt: skip
+            name="train", steps=cfg.steps, lr=cfg.lr, train_backbone=True, train_head=True,
+            loss=_loss(inputs), logits=classifier_logits, head_lr=head_lr(inputs),
+        )
         reports = train_stages(inputs, model, [stage])
         id_acc, ood_acc = score(inputs, model, classifier_logits(model))
         return MethodOutcome(id_acc, ood_acc, model, "classifier", reports)

@@ -11,8 +11,10 @@ from client_trainer.methods.base import (
     train_stages,
 )
 from client_trainer.methods.erm import classifier_model, finetune_stage, probe_stage
+from client_trainer.methods.registry import register_method
 
 
+@register_method
 class LpFt:
     name = "lp-ft"
     needs = TeacherNeeds(text=False, train_images=False, eval_images=False)

@@ -19,6 +19,7 @@ from client_trainer.methods.base import (
     text_logits,
     train_stages,
 )
+from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
 from client_trainer.train.evaluate import Logits
 from client_trainer.train.loop import Stage, StageLoss
@@ -58,11 +59,18 @@ def adip_stages(inputs: MethodInputs, text: torch.Tensor) -> list[Stage]:
         return text_logits(model, text, cfg.logit_scale)
 
     return [
-        Stage("align", cfg.steps, head_lr(inputs), False, True, loss, logits),
-        Stage("distill", cfg.steps, cfg.lr, True, False, loss, logits),
+        Stage(
+            name="align", steps=cfg.steps, lr=head_lr(inputs),
+            train_backbone=False, train_head=True, loss=loss, logits=logits,
+        ),
+        Stage(
+            name="distill", steps=cfg.steps, lr=cfg.lr,
+            train_backbone=True, train_head=False, loss=loss, logits=logits,
+        ),
     ]
 
 
+@register_method
 class Vl2vAdip:
     name = "vl2v-adip"
     needs = TeacherNeeds(text=True, train_images=True, eval_images=False)

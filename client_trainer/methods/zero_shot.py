@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from client_trainer.methods.base import MethodInputs, MethodOutcome, TeacherNeeds
+from client_trainer.methods.registry import register_method
 
 
 def zero_shot_accuracy(images: torch.Tensor, text: torch.Tensor, labels: torch.Tensor) -> float:
@@ -14,6 +15,7 @@ def zero_shot_accuracy(images: torch.Tensor, text: torch.Tensor, labels: torch.T
     return float((predicted == labels).float().mean())
 
 
+@register_method
 class ZeroShot:
     name = "zero-shot"
     needs = TeacherNeeds(text=True, train_images=False, eval_images=True)

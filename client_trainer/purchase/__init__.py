@@ -1,6 +1,5 @@
-"""Turning data into teacher queries and buying them through the budget tracker."""
+"""Buying teacher embeddings: the budget tracker (cache, cap, spend record), the queries and
+their content keys, the run's teacher session, and the bundle a method needs.
 
-from client_trainer.purchase.bundle import buy_bundle, train_targets
-from client_trainer.purchase.session import TeacherSession
-
-__all__ = ["TeacherSession", "buy_bundle", "train_targets"]
+Submodules are imported by name (`client_trainer.purchase.tracker`, ...): the tracker alone
+stays free of torch for the processes that only read the cache."""

@@ -4,46 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from client_trainer.config import RunConfig, parse_targets
-from client_trainer.data.images import ImageSet
+from client_trainer.config import RunConfig
 from client_trainer.data.splits import TaskSplit
 from client_trainer.methods.base import TeacherBundle, TeacherNeeds
 from client_trainer.purchase.session import TeacherSession
-from client_trainer.selection import select
-from client_trainer.students.registry import create_student
+from client_trainer.selection.subset import bought_subset
 from client_trainer.train.batches import TrainTargets
-from client_trainer.train.device import pick_device
-from client_trainer.train.evaluate import eval_features
-from client_trainer.train.model import build_student_model
-
-
-def bought_subset(train: ImageSet, config: RunConfig) -> torch.Tensor | None:
-    """(N,) bool of the training images whose targets are bought; None = all of them.
-
-    Which ones: the configured selection strategy (random, class-balanced, or a k-center
-    core-set on the untouched pretrained student's features), seeded by the run's seed.
-    """
-    fraction = config.teacher.image_fraction
-    if fraction >= 1.0:
-        return None
-    features = None
-    if config.teacher.selection == "k-center":
-        features = pretrained_features(train, config)
-    n = max(1, round(len(train) * fraction))
-    chosen = select(config.teacher.selection, train.labels.numpy(), features, n, config.train.seed)
-    mask = torch.zeros(len(train), dtype=torch.bool)
-    mask[torch.as_tensor(chosen, dtype=torch.long)] = True
-    return mask
-
-
-def pretrained_features(train: ImageSet, config: RunConfig) -> torch.Tensor:
-    """(N, F) features of the clean training images under the pretrained student (a random
-    init is seeded by the run's seed, without touching the global generator)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.train.seed)
-        model = build_student_model(create_student(config.student, config.data.image_size), 1)
-    device = pick_device(config.train.device)
-    return eval_features(model.to(device), train, device)
 
 
 def _clean(session: TeacherSession, task: TaskSplit, bought: torch.Tensor | None) -> torch.Tensor:
@@ -57,14 +23,13 @@ def _clean(session: TeacherSession, task: TaskSplit, bought: torch.Tensor | None
 
 
 def train_targets(session: TeacherSession, task: TaskSplit, config: RunConfig) -> TrainTargets:
-    kind, k_views = parse_targets(config.teacher.targets)
-    seed = config.train.seed
+    policy, seed = config.teacher.targets, config.train.seed
     bought = bought_subset(task.train, config)
-    if kind == "clean":
+    if policy.kind == "clean":
         return TrainTargets("clean", clean=_clean(session, task, bought), bought=bought)
-    if kind == "views":
+    if policy.kind == "views":
         size = config.data.image_size
-        views, embeddings = session.views(task.train, k_views, seed, size, bought)
+        views, embeddings = session.views(task.train, policy.views, seed, size, bought)
         return TrainTargets("views", views=views, view_embeddings=embeddings, bought=bought)
     if bought is not None:
         raise ValueError("image_fraction < 1 needs clean or views:K targets, not per-step")

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from client_trainer.budget.tracker import Query
 from client_trainer.config import ENSEMBLE_TEMPLATES, PROMPT_TEMPLATE
 from client_trainer.data.augment import AugmentParams, augment, draw_params, to_uint8
 from client_trainer.data.images import teacher_bytes
+from client_trainer.purchase.tracker import Query
 from shared.codec import encode_png, to_base64
 from shared.hashing import content_key, text_content_key
 

@@ -18,10 +18,10 @@ import redis
 import torch
 import torch.nn.functional as F
 
-from client_trainer.budget.tracker import BudgetTracker, Query, SpendRecord
 from client_trainer.config import TeacherConfig
 from client_trainer.data.images import ImageSet
 from client_trainer.purchase import queries
+from client_trainer.purchase.tracker import BudgetTracker, Query, SpendRecord
 from client_trainer.teacher.client import TeacherClient
 from shared.redis_server import RedisEndpoint, redis_url_from_env, resolve_redis
 from shared.schemas import Modality, ModelCard

@@ -1,11 +1,15 @@
-"""The selection strategies themselves; each is a pure function of (labels, features, n, seed)."""
+"""The selection strategies themselves; each is a pure function of (labels, features, n, seed),
+registered under the name `teacher.selection` takes."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from client_trainer.selection.registry import register_strategy
 
+
+@register_strategy("random")
 def random_subset(
     labels: np.ndarray, features: torch.Tensor | None, n: int, seed: int
 ) -> np.ndarray:
@@ -13,6 +17,7 @@ def random_subset(
     return np.random.default_rng(seed).choice(len(labels), size=n, replace=False)
 
 
+@register_strategy("class-balanced")
 def class_balanced(
     labels: np.ndarray, features: torch.Tensor | None, n: int, seed: int
 ) -> np.ndarray:
@@ -32,6 +37,7 @@ def class_balanced(
     return np.asarray(chosen)
 
 
+@register_strategy("k-center", needs_features=True)
 def k_center_greedy(
     labels: np.ndarray, features: torch.Tensor | None, n: int, seed: int
 ) -> np.ndarray:

@@ -11,9 +11,11 @@ from typing import Annotated
 
 import typer
 
+from client_trainer.registry import UnknownName
 from client_trainer.simulation.demo import DemoConfig, announce, run_demo
 from client_trainer.simulation.experiments import SweepPlan
 from client_trainer.simulation.session import SessionConfig
+from client_trainer.students.registry import StudentError
 
 Out = Annotated[Path | None, typer.Option(help="Output folder (report, summary, plots, runs).")]
 Artifacts = Annotated[
@@ -41,7 +43,7 @@ def _guarded(run: Callable[[], object]) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     try:
         run()
-    except (RuntimeError, ValueError, TimeoutError, OSError) as exc:
+    except (RuntimeError, ValueError, TimeoutError, OSError, StudentError, UnknownName) as exc:
         announce(f"[red]failed:[/red] {exc}")
         raise typer.Exit(1) from exc
 
@@ -118,7 +120,7 @@ def sweep_budget(
 def pretrain_student_command(artifacts: Artifacts = None, profile: Profile = "full") -> None:
     """Pretrain the client's default student on the world's photo-dominated "ImageNet"
     (cached by config hash); prints the weight file."""
-    from client_trainer.pretrain import pretrain_student
+    from client_trainer.simulation.pretrain import pretrain_student
     from client_trainer.simulation.profiles import client_profile
 
     path = pretrain_student(client_profile(profile).pretrain, artifacts)

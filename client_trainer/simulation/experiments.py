@@ -40,7 +40,7 @@ def run_table(
 
     Queries and cost are what the run used, whether bought now or read from the cache that an
     earlier run filled: what the method costs on its own, at the vendor's list prices. `tag`
-    prefixes run names, so each session keeps its own spend records. `workers` > 1 runs the
+    prefixes run names, so each simulation keeps its own spend records. `workers` > 1 runs the
     runs side by side in processes (the rows are the same, in the same order).
     """
     points = [(seed, domain, method) for seed in seeds for domain in domains for method in methods]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from client_trainer.pretrain import PretrainConfig
+from client_trainer.simulation.pretrain import PretrainConfig
 from client_trainer.simulation.recipe import Recipe
 from shared.world.config import TaskConfig
 from shared.world.recipe import recipe_task

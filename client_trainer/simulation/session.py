@@ -33,7 +33,7 @@ class SessionConfig:
     api_key: str | None = None  # its API key; None creates one with the admin token
     admin_token: str | None = None  # the vendor's admin token (generated for a local vendor)
     redis_url: str | None = None  # the client's (and a local vendor's) Redis; None = embedded
-    budget: int = 10**9  # credits on the API key this session creates
+    budget: int = 10**9  # credits on the API key a simulation creates for itself
     profile: str = "full"  # size of the world: full (the demo's) or micro (tests)
     client_prefix: str = field(  # key prefix of the client's cache and spend records
         default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:")
@@ -63,10 +63,10 @@ class Prices:
 
 @dataclass(frozen=True)
 class Session:
-    base: RunConfig  # every run of the session starts from this config
+    base: RunConfig  # every run of the simulation starts from this config
     domains: tuple[str, ...]
     prices: Prices
-    tag: str  # prefixes this session's run names: its own run directories and spend records
+    tag: str  # prefixes the simulation's run names: its own run directories and spend records
 
 
 def list_prices(vendor_url: str) -> Prices:

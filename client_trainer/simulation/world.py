@@ -22,7 +22,7 @@ class ClientWorld:
 
 
 def prepare_client_world(artifacts: Path, profile: ClientProfile) -> ClientWorld:
-    from client_trainer.pretrain import pretrain_student
+    from client_trainer.simulation.pretrain import pretrain_student
 
     data_root = build_task(profile.task, artifacts)
     weights = pretrain_student(profile.pretrain, artifacts)

@@ -1,28 +1,32 @@
 """Build a feature extractor (`num_classes=0`) from any timm model name.
 
 Models others register with timm's `@register_model` work as soon as their module is
-imported. Pretrained weights come only from what is already on disk: timm's own download
-paths are never taken (no network here), and a missing file fails at once with a message.
+imported; the world's own students register on import of this package. Pretrained weights
+come only from what is already on disk: timm's own download paths are never taken (no network
+here), and a missing file fails at once with a message.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import timm
 import torch
+from timm.models import register_model
 from torch import nn
 
 from client_trainer.config import StudentConfig
+from client_trainer.registry import Registry, UnknownName
 
 
-class StudentError(ValueError):
-    """The student cannot be built as asked (unknown name, weights unavailable, bad file)."""
+class StudentError(Exception):
+    """The student cannot be built as asked (its module does not import, weights unavailable,
+    bad file). Not a ValueError: raised while the config loads, it reaches the caller as
+    itself rather than folded into a pydantic ValidationError."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,38 @@ TESTED_STUDENTS: dict[str, StudentSpec] = {
     "test_efficientnet": StudentSpec("test_efficientnet", note="tiny EfficientNet (0.1 M)"),
 }
 
+# The project's own students (the offline world's), registered with timm by `@register_student`.
+STUDENTS: Registry[Callable[..., nn.Module]] = Registry("timm model")
+F = TypeVar("F", bound=Callable[..., nn.Module])
+
+
+def register_student(fn: F) -> F:
+    """Function decorator: a timm model (timm's `@register_model`) that is also one of the
+    project's students, which the tests build one by one."""
+    register_model(fn)
+    STUDENTS.register(fn.__name__)(fn)
+    return fn
+
+
+def _import_registering(module: str) -> None:
+    """Import a module the config names so that the students it registers with timm exist."""
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise StudentError(f"cannot import {module!r} to register students: {exc}") from exc
+
+
+def check_student(name: str, module: str | None = None) -> str:
+    """`name` when timm knows it, after importing `module` (which may register it); else
+    UnknownName listing the project's students."""
+    if module:
+        _import_registering(module)
+    if not timm.is_model(name):
+        hint = " (or any of timm.list_models(); --student-module names a module that adds more)"
+        raise UnknownName("timm model", name, [*STUDENTS, *TESTED_STUDENTS], hint)
+    return name
+
+
 _VIT_PREFIXES = ("vit", "deit", "test_vit", "eva", "beit")
 
 
@@ -49,28 +85,6 @@ def _build_kwargs(name: str, image_size: int) -> dict[str, Any]:
     if name.startswith(_VIT_PREFIXES):
         kwargs.setdefault("img_size", image_size)  # position embeddings sized for our input
     return kwargs
-
-
-# Imported when a name is unknown: the project's own pretraining package registers its
-# students with timm on import.
-DEFAULT_REGISTERING_MODULES = ("client_trainer.pretrain",)
-
-
-def _import_registering(module: str | None) -> None:
-    """Import `module` (or, when absent, the project's registering modules that exist)."""
-    candidates = (module,) if module else DEFAULT_REGISTERING_MODULES
-    for name in candidates:
-        if module or importlib.util.find_spec(name) is not None:
-            try:
-                importlib.import_module(name)
-            except ImportError as exc:
-                raise StudentError(f"cannot import {name!r} to register students: {exc}") from exc
-
-
-def _create(name: str, pretrained: bool, kwargs: dict[str, Any]) -> nn.Module:
-    if not timm.is_model(name):
-        raise StudentError(f"unknown timm model {name!r} (is the module registering it imported?)")
-    return timm.create_model(name, pretrained=pretrained, num_classes=0, **kwargs)
 
 
 def _cached_hub_file(hub_id: str) -> Path | None:
@@ -143,12 +157,11 @@ def load_weight_file(model: nn.Module, path: Path) -> list[str]:
 
 def create_student(config: StudentConfig, image_size: int) -> nn.Module:
     """A timm backbone returning pooled features; `.num_features` is their dimension."""
-    if config.module or not timm.is_model(config.name):
-        _import_registering(config.module)
+    check_student(config.name, config.module)  # a config that skipped validation, too
     kwargs = _build_kwargs(config.name, image_size)
     if config.init == "timm":
         return _timm_pretrained(config.name, kwargs)
-    model = _create(config.name, False, kwargs)
+    model = timm.create_model(config.name, pretrained=False, num_classes=0, **kwargs)
     if config.init == "file":
         if config.weights is None:
             raise StudentError("student init 'file' needs --student-weights PATH")

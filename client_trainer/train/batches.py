@@ -60,7 +60,7 @@ class BatchSource:
 
     def _augmented(self, index: torch.Tensor) -> torch.Tensor:
         # Parameters come from the seeded CPU generator; the pixel work runs on the training
-        # device, so on a GPU augmentation no longer serialises a slow CPU pass with each step.
+        # device, so on a GPU augmentation does not add a slow CPU pass to each step.
         params = draw_params(len(index), self._gen)
         pixels = self._train.pixels[index].to(self._device, non_blocking=True)
         return augment(pixels, params, self._size)

@@ -29,12 +29,12 @@ StageLoss = Callable[[StudentModel, StepBatch, torch.Tensor], torch.Tensor]  # (
 Progress = Callable[[str, int, int, float], None]  # (stage, step, steps, loss)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Stage:
     name: str  # align, distill, probe, finetune, train
     steps: int
     lr: float
-    train_backbone: bool
+    train_backbone: bool  # False: the backbone is frozen (eval mode, no gradients)
     train_head: bool
     loss: StageLoss
     logits: Callable[[StudentModel], Logits]  # the model's current predictor over features

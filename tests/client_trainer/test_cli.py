@@ -173,3 +173,21 @@ def test_bad_input_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     precision = CliRunner().invoke(app, ["train", "--precision", "fp8", "--quiet"])
     assert precision.exit_code == 2
     assert "precision" in precision.output
+
+
+def test_train_without_a_student_says_which_it_trains_and_how_to_choose(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    quick = [
+        "train", "--method", "erm", "--steps", "1", "--batch-per-domain", "2", "--image-size",
+        "32", "--data-root", str(tiny_root), "--dataset", DATASET, "--out-dir", str(tmp_path),
+        "--quiet",
+    ]  # fmt: skip
+    unnamed = CliRunner().invoke(app, quick)
+    assert unnamed.exit_code == 0, unnamed.output
+    said = " ".join(unnamed.output.split())
+    assert "no --student given: training test_resnet (0.4 M parameters, random init)" in said
+    assert "--student NAME" in said and "--student-init" in said
+    named = CliRunner().invoke(app, [*quick, "--student", "test_resnet"])
+    assert named.exit_code == 0, named.output
+    assert "no --student given" not in named.output

@@ -13,9 +13,9 @@ from client_trainer.config import RunConfig
 from client_trainer.methods import METHODS
 from client_trainer.pipeline import evaluate_checkpoint, train_run
 from client_trainer.runs import CHECKPOINT_FILE, read_metrics
-from tests.client_trainer.conftest import with_vendor
 from tests.client_trainer.tree import CLASSES
 from tests.support.live_vendor import LiveVendor
+from tests.support.run_config import with_vendor
 
 N_TRAIN_IMAGES = 2 * len(CLASSES) * 6 - 8  # two source domains minus their 20 % holdouts
 N_EVAL_IMAGES = 8 + len(CLASSES) * 6  # holdouts + target

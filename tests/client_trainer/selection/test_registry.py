@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from client_trainer.registry import UnknownName
 from client_trainer.selection import STRATEGIES, select
 
 LABELS = np.repeat(np.arange(4), [10, 10, 10, 2])
@@ -48,5 +49,5 @@ def test_k_center_covers_separated_clusters_first() -> None:
 def test_k_center_needs_features_and_unknown_names_are_refused() -> None:
     with pytest.raises(ValueError, match="features"):
         select("k-center", LABELS, None, 3, seed=0)
-    with pytest.raises(ValueError, match="unknown selection strategy"):
+    with pytest.raises(UnknownName, match="unknown selection strategy"):
         select("nope", LABELS, None, 3, seed=0)

@@ -13,14 +13,16 @@ from timm.models import register_model
 from timm.models.resnet import BasicBlock, ResNet
 
 from client_trainer.config import StudentConfig
+from client_trainer.registry import UnknownName
 from client_trainer.students.registry import (
+    STUDENTS,
     TESTED_STUDENTS,
     StudentError,
     create_student,
 )
 
 
-@pytest.mark.parametrize("name", sorted(TESTED_STUDENTS))
+@pytest.mark.parametrize("name", sorted({*TESTED_STUDENTS, *STUDENTS}))
 @pytest.mark.parametrize("size", [32, 64])
 def test_tested_students_give_pooled_features(name: str, size: int) -> None:
     model = create_student(StudentConfig(name=name), size)
@@ -55,7 +57,7 @@ def test_timm_pretrained_without_local_weights_fails_fast_with_advice() -> None:
 
 
 def test_unknown_name_is_a_clear_error() -> None:
-    with pytest.raises(StudentError, match="unknown timm model"):
+    with pytest.raises(UnknownName, match="unknown timm model"):
         create_student(StudentConfig(name="no_such_model_xyz"), 32)
 
 

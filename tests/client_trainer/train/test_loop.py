@@ -147,7 +147,10 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
     from client_trainer.train.model import StudentModel
 
     model = StudentModel(nn.Sequential(nn.Flatten(), nn.Linear(12, 4)), nn.Linear(4, 2))
-    stage = Stage("finetune", 1, 5e-5, True, True, lambda *a: a[0], lambda m: m.head, 1e-3)
+    stage = Stage(
+        name="finetune", steps=1, lr=5e-5, train_backbone=True, train_head=True,
+        loss=lambda *a: a[0], logits=lambda m: m.head, head_lr=1e-3,
+    )
     set_trainable(model, True, True)
     groups = param_groups(model, stage)
     optimiser = torch.optim.Adam(groups, lr=stage.lr)
@@ -156,5 +159,8 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
     assert {id(p) for p in optimiser.param_groups[1]["params"]} == {
         id(p) for p in model.head.parameters()
     }
-    probed = Stage("finetune", 1, 5e-5, True, True, lambda *a: a[0], lambda m: m.head)
+    probed = Stage(
+        name="finetune", steps=1, lr=5e-5, train_backbone=True, train_head=True,
+        loss=lambda *a: a[0], logits=lambda m: m.head,
+    )
     assert [g.get("lr", 5e-5) for g in param_groups(model, probed)] == [5e-5, 5e-5]

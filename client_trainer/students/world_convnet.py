@@ -2,7 +2,8 @@
 
 `timm.create_model("world_convnet_s", num_classes=0)` gives a feature extractor whose
 `num_features` is the width of its pooled output; `num_classes > 0` adds a linear classifier.
-Importing this module registers the names.
+Importing `client_trainer.students` registers the names; `client_trainer.simulation.pretrain`
+pretrains them on the world's "ImageNet".
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from timm.models import register_model
 from torch import nn
+
+from client_trainer.students.registry import register_student
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -102,19 +104,19 @@ def _build(
     return WorldConvNet(widths=widths, depth=depth, **kwargs)
 
 
-@register_model
+@register_student
 def world_convnet_s(pretrained: bool = False, **kwargs: Any) -> WorldConvNet:
     """1.2 M parameters, 256 features: the world's default student."""
     return _build("world_convnet_s", (32, 64, 128, 256), 1, pretrained, kwargs)
 
 
-@register_model
+@register_student
 def world_convnet_m(pretrained: bool = False, **kwargs: Any) -> WorldConvNet:
     """6.3 M parameters, 384 features, two blocks per stage: a larger student, for research."""
     return _build("world_convnet_m", (48, 96, 192, 384), 2, pretrained, kwargs)
 
 
-@register_model
+@register_student
 def world_convnet_xs(pretrained: bool = False, **kwargs: Any) -> WorldConvNet:
     """50 k parameters, 64 features: for tests."""
     return _build("world_convnet_xs", (8, 16, 32, 64), 1, pretrained, kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import timm
 import torch
 
-from client_trainer.pretrain import PretrainConfig, pretrain_student
+from client_trainer.simulation.pretrain import PretrainConfig, pretrain_student
 from shared.world.config import student_corpus
 
 

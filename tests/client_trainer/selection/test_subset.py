@@ -7,8 +7,9 @@ import torch
 
 from client_trainer.config import RunConfig
 from client_trainer.data.splits import load_task
-from client_trainer.purchase.bundle import bought_subset
+from client_trainer.registry import UnknownName
 from client_trainer.selection import STRATEGIES
+from client_trainer.selection.subset import bought_subset
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
@@ -38,5 +39,5 @@ def test_full_budget_buys_everything(quick: RunConfig) -> None:
 
 
 def test_unknown_strategy_is_refused(quick: RunConfig) -> None:
-    with pytest.raises(ValueError, match="unknown selection strategy"):
+    with pytest.raises(UnknownName, match="unknown selection strategy"):
         quick.with_overrides({"teacher.selection": "magic"})

@@ -1,7 +1,9 @@
-"""Supervised pretraining of the student on the world's "ImageNet" (mostly photos).
+"""Supervised pretraining of the world's student on the world's "ImageNet" (mostly photos).
 
-`pretrain_student(config)` returns the cached weight file: the backbone's state dict without
-its classifier, the form `timm.create_model(name, num_classes=0)` takes.
+`PretrainConfig` holds the corpus, model, steps and lr; `pretrain_student(config)` returns the
+cached weight file: the backbone's state dict without its classifier, the form
+`timm.create_model(name, num_classes=0)` takes. The architectures are in
+`client_trainer.students`.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +20,33 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from client_trainer.pretrain import convnet  # importing registers the world students
-from client_trainer.pretrain.config import PretrainConfig
+from client_trainer.students import world_convnet
 from shared.world.artifacts import cached, default_root
+from shared.world.config import CorpusConfig
 from shared.world.corpus import Corpus, build_corpus, load_corpus
+from shared.world.recipe import recipe_student_corpus
 
 log = logging.getLogger(__name__)
 
 KIND = "student"
 WEIGHTS = "student.pt"
-_MEAN = torch.tensor(convnet.IMAGENET_MEAN).view(1, 3, 1, 1)
-_STD = torch.tensor(convnet.IMAGENET_STD).view(1, 3, 1, 1)
+_MEAN = torch.tensor(world_convnet.IMAGENET_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(world_convnet.IMAGENET_STD).view(1, 3, 1, 1)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    corpus: CorpusConfig = field(
+        default_factory=recipe_student_corpus
+    )  # labelled "ImageNet" images
+    model_name: str = "world_convnet_s"  # timm name of the student (client_trainer.students)
+    steps: int = 600  # optimiser steps
+    batch_size: int = 128  # images per step
+    lr: float = 2e-3  # AdamW peak learning rate (cosine decay to zero)
+    weight_decay: float = 0.05  # AdamW weight decay
+    holdout: int = 600  # last images of the corpus kept out of training, for accuracy per style
+    seed: int = 0  # torch and sampling seed
+    threads: int = 2  # torch CPU threads
 
 
 def to_input(images: np.ndarray) -> torch.Tensor:
