@@ -108,7 +108,7 @@ class TeacherSession:
         missing = sum(q.key not in found for q in items)
         if missing:
             raise CacheMiss(
-                f"{missing} of {len(items)} {label} embeddings are not in the client cache"
+                f"{missing} of {len(items)} embeddings ({label}) are not in the client cache"
                 f" (key prefix {self._prefix!r}): every process of a torchrun reads what rank 0"
                 " bought, so all must share its Redis (on several machines, set REDIS_URL to"
                 " one Redis they all reach)"

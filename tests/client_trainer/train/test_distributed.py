@@ -3,6 +3,7 @@ first-step gradient of 2 gloo processes against one process on the same global b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,10 @@ def _rank_first_steps(root: Path, out: Path) -> None:
     torch.save(steps, out / f"rank{ranks.rank}.pt")
 
 
+def _labelled(label: str) -> Callable[[str], str]:
+    return lambda message: f"{label}: {message}"
+
+
 @pytest.mark.timeout(180)
 def test_two_ranks_average_to_the_one_process_gradient(tiny_root: Path, tmp_path: Path) -> None:
     spawn_ranks(_rank_first_steps, 2, tiny_root, tmp_path)
@@ -144,7 +149,7 @@ def test_two_ranks_average_to_the_one_process_gradient(tiny_root: Path, tmp_path
             assert two[case].keys() == one[case].keys()
             assert any(not n.startswith("buffer:") for n in one[case])
             for name, expected in one[case].items():
+                label = _labelled(f"{case} {name} rank {rank}")
                 torch.testing.assert_close(
-                    two[case][name], expected, rtol=1e-4, atol=1e-6,
-                    msg=lambda m, c=case, n=name, r=rank: f"{c} {n} rank {r}: {m}",
-                )  # fmt: skip
+                    two[case][name], expected, rtol=1e-4, atol=1e-6, msg=label
+                )
