@@ -27,7 +27,7 @@ import timm
 import torch
 
 import client_trainer.pretrain.convnet  # noqa: F401  (registers world_convnet_s with timm)
-from vendor_service.model_configs import CONFIG_DIR
+from vendor_service.engine.model_configs import CONFIG_DIR
 
 Step = Callable[[], None]
 

@@ -44,7 +44,7 @@ BUCKETS = [
 
 
 async def request_parts(redis_url: str, model: str) -> dict[str, float]:
-    from vendor_service.app import create_app
+    from vendor_service.server.app import create_app
     from vendor_service.settings import Settings
 
     times: dict[str, list[float]] = collections.defaultdict(list)

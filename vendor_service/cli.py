@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from vendor_service import accounts
 from vendor_service.errors import VendorError
+from vendor_service.metering import accounts
 from vendor_service.settings import Settings
 from vendor_service.settings import load_settings as _load_settings
 from vendor_service.vlm.cli import register as register_vlm_commands
@@ -27,8 +27,8 @@ def serve(
     """Serve the REST API with uvicorn (VENDOR_WORKERS worker processes, default 1)."""
     import uvicorn
 
-    from vendor_service.app import create_app
-    from vendor_service.workers import configure_process, default_torch_threads, run_workers
+    from vendor_service.server.app import create_app
+    from vendor_service.server.workers import configure_process, default_torch_threads, run_workers
 
     settings = load_settings()
     check_weights(settings)

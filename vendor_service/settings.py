@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     redis_pipelining: bool = True
 
     # --- model ----------------------------------------------------------------------------
-    # open_clip architecture name (ours live in vendor_service/model_configs).
+    # open_clip architecture name (ours live in vendor_service/engine/model_configs).
     model: str = DEFAULT_MODEL
     # open_clip pretrained tag (e.g. openai, when weights are reachable), a local checkpoint
     # path, `world` (the offline world's trained teacher), or empty = seeded random weights.

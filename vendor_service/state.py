@@ -10,9 +10,9 @@ import torch
 
 from vendor_service.engine.batcher import Batcher, ModelHealth
 from vendor_service.engine.model import EmbeddingModel
-from vendor_service.ledger import Ledger
+from vendor_service.metering import Ledger
+from vendor_service.metering.rate_limits import KeyRateLimiter
 from vendor_service.metrics import VendorMetrics
-from vendor_service.rate_limits import KeyRateLimiter
 from vendor_service.settings import Settings
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.support.live_vendor import ADMIN_TOKEN, TINY_MODEL
 from tests.vendor_service.models import ControllableModel, controllable_factory
-from vendor_service.app import create_app
+from vendor_service.server.app import create_app
 from vendor_service.settings import Settings
 
 MODEL_ID = f"{TINY_MODEL}@random0"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from tests.vendor_service.conftest import MODEL_ID, admin_headers, png_b64, test_settings
-from vendor_service.app import create_app, forward_in_child, open_clip_factory
 from vendor_service.engine.model import EmbeddingModel
 from vendor_service.engine.process_model import ProcessModel
+from vendor_service.server.app import create_app, forward_in_child, open_clip_factory
 from vendor_service.settings import Settings
 
 

@@ -21,8 +21,8 @@ from starlette.requests import HTTPConnection
 from shared import headers as h
 from shared.errors import ErrorCode
 from vendor_service.errors import AuthError, RequestRejected, Unavailable
-from vendor_service.ledger import Ledger, Standing
-from vendor_service.ledger.api_keys import parse_api_key
+from vendor_service.metering import Ledger, Standing
+from vendor_service.metering.api_keys import parse_api_key
 from vendor_service.state import VendorState
 
 _SCHEME = "HTTPBearer"  # the name /openapi.json gives the scheme; clients' specs refer to it

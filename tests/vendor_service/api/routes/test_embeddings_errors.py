@@ -13,7 +13,7 @@ from PIL import Image
 
 from shared.errors import ErrorBody
 from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
-from vendor_service.ledger import Ledger
+from vendor_service.metering import Ledger
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:

@@ -20,7 +20,7 @@ from tests.vendor_service.conftest import (
     test_settings,
 )
 from tests.vendor_service.models import ControllableModel, controllable_factory
-from vendor_service.app import create_app
+from vendor_service.server.app import create_app
 
 
 async def test_failed_inference_refunds_and_flips_readiness(vendor_app: VendorApp) -> None:

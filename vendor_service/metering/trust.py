@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from vendor_service.ledger.api_keys import ApiKey, secret_matches
+from vendor_service.metering.api_keys import ApiKey, secret_matches
 
 
 @dataclass

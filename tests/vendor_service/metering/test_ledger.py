@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
-from vendor_service.ledger import Ledger, Replay, Reservation, Standing
-from vendor_service.script_pipeline import ScriptPipeliner
+from vendor_service.metering import Ledger, Replay, Reservation, Standing
+from vendor_service.metering.script_pipeline import ScriptPipeliner
 
 
 @pytest.fixture(params=[False, True], ids=["alone", "pipelined"])

@@ -16,9 +16,9 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from tests.support.redis import PipelineRecorder
 from vendor_service.errors import RateLimited
-from vendor_service.rate_limits import STRATEGIES, KeyRateLimiter
-from vendor_service.rate_pipeline import SlidingWindowPipeline
-from vendor_service.script_pipeline import ScriptPipeliner
+from vendor_service.metering.rate_limits import STRATEGIES, KeyRateLimiter
+from vendor_service.metering.rate_pipeline import SlidingWindowPipeline
+from vendor_service.metering.script_pipeline import ScriptPipeliner
 from vendor_service.settings import Settings
 
 MODES = ["pipelined", "shared", "calls"]

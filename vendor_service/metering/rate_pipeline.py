@@ -27,7 +27,7 @@ from limits.aio.storage import RedisStorage
 from limits.util import WindowStats
 from redis.exceptions import NoScriptError
 
-from vendor_service.script_pipeline import ScriptPipeliner
+from vendor_service.metering.script_pipeline import ScriptPipeliner
 
 Limits = Sequence[tuple[RateLimitItem, int]]  # (limit, cost of this request against it)
 

@@ -6,7 +6,7 @@ import gc
 import weakref
 
 from tests.vendor_service.conftest import AppMaker
-from vendor_service.heap import settled_heap
+from vendor_service.server.heap import settled_heap
 
 
 class _Node:

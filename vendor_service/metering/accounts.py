@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from shared.redis_server import resolve_redis
 from shared.schemas import CreatedKey, UsageReport
-from vendor_service.ledger import Ledger
+from vendor_service.metering import Ledger
 from vendor_service.settings import Settings
 
 

@@ -32,10 +32,10 @@ import torch
 from shared.hashing import request_fingerprint
 from shared.schemas import EmbeddingRequest, Modality
 from vendor_service.errors import CallerLeft
-from vendor_service.intake import check_request, decode_images_off_loop
-from vendor_service.ledger import Replay, Reservation, Standing
-from vendor_service.rate_limits import RateState
-from vendor_service.render import join, render_split
+from vendor_service.metering import Replay, Reservation, Standing
+from vendor_service.metering.rate_limits import RateState
+from vendor_service.sale.intake import check_request, decode_images_off_loop
+from vendor_service.sale.render import join, render_split
 from vendor_service.state import VendorState
 
 

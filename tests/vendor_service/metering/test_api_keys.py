@@ -1,4 +1,9 @@
-from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
+from vendor_service.metering.api_keys import (
+    hash_secret,
+    mint_api_key,
+    parse_api_key,
+    secret_matches,
+)
 
 
 def test_minted_keys_parse_back_and_are_unique() -> None:

@@ -28,8 +28,8 @@ from tests.support.live_vendor import (
 from tests.support.redis import delete_prefix
 from tests.vendor_service.conftest import MODEL_ID, png_b64
 from vendor_service.metrics import MULTIPROC_ENV
+from vendor_service.server.workers import default_torch_threads, shared_environment
 from vendor_service.settings import Settings
-from vendor_service.workers import default_torch_threads, shared_environment
 
 pytestmark = pytest.mark.timeout(240)
 TOKEN = "workers-admin-token-0123456789"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from vendor_service.ledger.api_keys import ApiKey, hash_secret
-from vendor_service.ledger.trust import TrustedKeys
+from vendor_service.metering.api_keys import ApiKey, hash_secret
+from vendor_service.metering.trust import TrustedKeys
 
 KEY = ApiKey("0123456789ab", "the-secret")
 

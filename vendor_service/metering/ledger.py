@@ -20,9 +20,14 @@ import redis.asyncio as aioredis
 from shared.errors import ErrorCode
 from shared.schemas import CreatedKey, UsageReport
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
-from vendor_service.ledger.api_keys import hash_secret, mint_api_key, parse_api_key, secret_matches
-from vendor_service.ledger.trust import TrustedKeys
-from vendor_service.script_pipeline import ScriptPipeliner
+from vendor_service.metering.api_keys import (
+    hash_secret,
+    mint_api_key,
+    parse_api_key,
+    secret_matches,
+)
+from vendor_service.metering.script_pipeline import ScriptPipeliner
+from vendor_service.metering.trust import TrustedKeys
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
 _SCRIPTS = ("reserve", "commit", "refund", "reap", "topup")
@@ -56,7 +61,7 @@ class Replay:
 
 
 def _load_script(name: str) -> str:
-    return resources.files("vendor_service.ledger").joinpath(f"scripts/{name}.lua").read_text()
+    return resources.files("vendor_service.metering").joinpath(f"scripts/{name}.lua").read_text()
 
 
 class Ledger:

@@ -21,8 +21,8 @@ from limits.util import WindowStats
 
 from shared import headers as h
 from vendor_service.errors import RateLimited
-from vendor_service.rate_pipeline import window_pipeline
-from vendor_service.script_pipeline import ScriptPipeliner
+from vendor_service.metering.rate_pipeline import window_pipeline
+from vendor_service.metering.script_pipeline import ScriptPipeliner
 
 # limits' strategies by name; sliding-window-counter is O(1) per call in Redis, moving-window's
 # scripts walk a list as long as the limit (20,000 entries for the default items limit).

@@ -17,7 +17,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from tests.support.redis import PipelineRecorder
-from vendor_service.script_pipeline import ScriptPipeliner
+from vendor_service.metering.script_pipeline import ScriptPipeliner
 
 # Adds ARGV[1] to a counter and answers with its own argument: each caller can tell its reply,
 # and the counter shows how often a script ran. ARGV[1] == "fail" raises inside Redis.

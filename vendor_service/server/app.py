@@ -23,11 +23,11 @@ from vendor_service.api.routes import admin, embeddings, health, models, usage
 from vendor_service.engine.batcher import Batcher, BatchObserver, ModelHealth
 from vendor_service.engine.model import EmbeddingModel, ModelFactory
 from vendor_service.engine.open_clip_model import pick_device
-from vendor_service.heap import settled_heap
-from vendor_service.ledger import Ledger, run_reaper
+from vendor_service.metering import Ledger, run_reaper
+from vendor_service.metering.rate_limits import KeyRateLimiter
+from vendor_service.metering.script_pipeline import ScriptPipeliner
 from vendor_service.metrics import VendorMetrics
-from vendor_service.rate_limits import KeyRateLimiter
-from vendor_service.script_pipeline import ScriptPipeliner
+from vendor_service.server.heap import settled_heap
 from vendor_service.settings import Settings, load_settings
 from vendor_service.state import VendorState
 

@@ -7,7 +7,7 @@ import logging
 
 import redis.exceptions
 
-from vendor_service.ledger.ledger import Ledger
+from vendor_service.metering.ledger import Ledger
 from vendor_service.metrics import VendorMetrics
 
 log = logging.getLogger(__name__)

@@ -114,7 +114,7 @@ def serve_worker(host: str, port: int, started: EventType) -> None:
     sets `started` once the app's start-up (model load, warm-up) is done."""
     import uvicorn
 
-    from vendor_service.app import create_app
+    from vendor_service.server.app import create_app
 
     settings = load_settings()
     configure_process(settings)
