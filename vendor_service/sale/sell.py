@@ -55,7 +55,7 @@ async def sell_embeddings(
     caller_left: Callable[[], bool],
 ) -> Sale:
     settings, key_id = state.settings, caller.key_id
-    inputs = check_request(request, settings, state.model.info)
+    inputs = check_request(request, settings, state.engine.info)
     is_image = request.modality is Modality.IMAGE
     images, texts = (len(inputs), 0) if is_image else (0, len(inputs))
     cost = images * settings.price_per_image + texts * settings.price_per_text
@@ -73,7 +73,7 @@ async def sell_embeddings(
     reserve = partial(
         state.ledger.reserve, key_id, cost, images, texts, idempotency_key, fingerprint
     )
-    queued = await _reserve_while_queued(state, prepared, images, reserve)
+    queued = await _reserve_while_queued(state, request.modality, prepared, reserve)
     if isinstance(queued, Replay):
         state.metrics.replays.inc()
         return Sale(queued.body, await state.ledger.remaining(key_id), rate, replayed=True)
@@ -91,16 +91,15 @@ async def sell_embeddings(
 
 async def _reserve_while_queued(
     state: VendorState,
+    modality: Modality,
     prepared: Sequence[object],
-    images: int,
     reserve: Callable[[], Awaitable[Reservation | Replay]],
 ) -> tuple[Reservation, asyncio.Future[torch.Tensor]] | Replay:
     """Queue the request, then reserve: the round trip overlaps the batching window, and no
     batch takes the items before the reservation is held. Returns the reservation and the
     inference, or the replay. A full queue refuses (503) before anything is reserved."""
-    batcher = state.image_batcher if images else state.text_batcher
     admitted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    inference = batcher.submit(prepared, admitted)  # type: ignore[arg-type]
+    inference = state.engine.submit(modality, prepared, admitted)
     try:
         held = await reserve()
     except BaseException:
@@ -124,8 +123,9 @@ async def _rate_limit_while_decoding(
     state: VendorState, key_id: str, inputs: list[str]
 ) -> tuple[RateState | None, Sequence[object]]:
     """Both at once; a refusal (429) cancels the decoding, which stops at its next image."""
+    engine = state.engine
     decoding = asyncio.ensure_future(
-        decode_images_off_loop(inputs, state.settings, state.model, state.decode_pool)
+        decode_images_off_loop(inputs, state.settings, engine.model, engine.decode_pool)
     )
     try:
         rate = await state.rate_limiter.hit(key_id, len(inputs))
@@ -167,8 +167,7 @@ async def _infer_and_render(
     texts: int,
     cost: int,
 ) -> tuple[bytes, bytes]:
-    batcher = state.image_batcher if images else state.text_batcher
-    vectors = await batcher.submit(prepared)  # type: ignore[arg-type]
+    vectors = await state.engine.encode(request.modality, prepared)
     return _render(state, request, vectors, images, texts, cost)
 
 
@@ -182,5 +181,5 @@ def _render(
 ) -> tuple[bytes, bytes]:
     array = np.ascontiguousarray(vectors.numpy(), dtype=np.float32)
     return render_split(
-        array, state.model.info.model_id, request.encoding_format, images, texts, cost
+        array, state.engine.info.model_id, request.encoding_format, images, texts, cost
     )

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from vendor_service.engine.batcher import Batcher, ModelHealth
+from vendor_service.engine.batcher import Batcher, BatchPolicy, ModelHealth
 from vendor_service.errors import Unavailable
 
 
@@ -44,15 +44,13 @@ def make(
 ) -> Batcher[float]:
     options = {"max_batch_size": 8, "max_wait_ms": 20.0, "max_queue_items": 64,
                "max_in_flight": 1, **kw}  # fmt: skip
-    batcher: Batcher[float] = Batcher(
-        forward,
-        executor,
-        int(options["max_batch_size"]),
-        options["max_wait_ms"],
-        int(options["max_queue_items"]),
-        ModelHealth(),
+    policy = BatchPolicy(
+        max_batch_size=int(options["max_batch_size"]),
+        max_wait_ms=options["max_wait_ms"],
+        max_queue_items=int(options["max_queue_items"]),
         max_in_flight=int(options["max_in_flight"]),
     )
+    batcher: Batcher[float] = Batcher(forward, executor, policy, health=ModelHealth())
     batcher.start()
     return batcher
 

@@ -9,10 +9,12 @@ from typing import Literal
 import httpx
 import pytest
 
+from shared.schemas import Modality
 from tests.vendor_service.conftest import MODEL_ID, admin_headers, png_b64, test_settings
 from vendor_service.engine.model import EmbeddingModel
+from vendor_service.engine.placement import forward_in_child, open_clip_factory
 from vendor_service.engine.process_model import ProcessModel
-from vendor_service.server.app import create_app, forward_in_child, open_clip_factory
+from vendor_service.server.app import create_app
 from vendor_service.settings import Settings
 
 
@@ -20,11 +22,12 @@ async def test_sells_embeddings_from_a_model_process(redis_url: str, redis_prefi
     settings = test_settings(redis_url, redis_prefix, inference_process=True, torch_threads=1)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        model = app.state.vendor.model
+        model = app.state.vendor.engine.model
         assert isinstance(model, ProcessModel)
         pid = model.pid
         assert pid is not None
-        assert app.state.vendor.image_batcher.max_in_flight == 2  # VENDOR_BATCHES_IN_FLIGHT
+        batchers = app.state.vendor.engine.batchers
+        assert batchers[Modality.IMAGE].max_in_flight == 2  # VENDOR_BATCHES_IN_FLIGHT
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://vendor") as client:
             key = await client.post(
@@ -53,8 +56,9 @@ async def test_a_forward_in_a_thread_runs_one_batch_at_a_time(
                              batches_in_flight=4)  # fmt: skip
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        assert app.state.vendor.image_batcher.max_in_flight == 1
-        assert app.state.vendor.text_batcher.max_in_flight == 1
+        batchers = app.state.vendor.engine.batchers
+        assert batchers[Modality.IMAGE].max_in_flight == 1
+        assert batchers[Modality.TEXT].max_in_flight == 1
 
 
 @pytest.mark.parametrize(
