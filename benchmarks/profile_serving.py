@@ -35,7 +35,7 @@ import bench_serving as bench
 ADMIN = "p" * 40
 BUCKETS = [
     ("forward (torch)", r"encode_images|encode_image"),
-    ("redis client", r"redis/|limits/"),
+    ("redis client", r"redis/"),
     ("png decode / preprocess", r"PIL|decode_image|preprocess|codec"),
     ("uvicorn / event loop", r"uvicorn/|httptools|asyncio/|uvloop"),
     ("starlette / fastapi", r"starlette/|fastapi/"),

@@ -116,12 +116,12 @@ class Settings(BaseSettings):
     # Benchmark only (dev mode): serve without reserving or charging, to measure metering cost.
     unmetered: bool = False
 
-    # --- rate limits (limits library notation, per API key) --------------------------------
+    # --- rate limits (per API key: <amount>/<unit> or <amount> per <n> <units>) ------------
     # Requests per key, e.g. "1000/second"; empty disables.
     rate_limit_requests: str = "1000/second"
     # Items (images + texts) per key, e.g. "20000/second"; empty disables.
     rate_limit_items: str = "20000/second"
-    # How `limits` counts: sliding-window-counter (O(1) in Redis, approximate at window
+    # How rate limits count: sliding-window-counter (O(1) in Redis, approximate at window
     # edges), moving-window (exact; Redis work grows with the limit) or fixed-window.
     rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = (
         "sliding-window-counter"
@@ -157,9 +157,9 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_rate(cls, value: str) -> str:
         if value:
-            from limits import parse
+            from vendor_service.metering.rate_limits import parse_rate
 
-            parse(value)  # raises ValueError on a bad expression
+            parse_rate(value)  # raises ValueError saying what is wrong
         return value
 
     @model_validator(mode="after")

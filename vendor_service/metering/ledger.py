@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,7 +25,7 @@ from vendor_service.metering.api_keys import (
     parse_api_key,
     secret_matches,
 )
-from vendor_service.metering.script_pipeline import ScriptPipeliner
+from vendor_service.metering.script_pipeline import ScriptPipeliner, load_script, run_script
 from vendor_service.metering.trust import TrustedKeys
 
 _COUNTERS = ("budget", "spent", "reserved", "images", "texts", "requests")
@@ -60,10 +59,6 @@ class Replay:
     body: bytes
 
 
-def _load_script(name: str) -> str:
-    return resources.files("vendor_service.metering").joinpath(f"scripts/{name}.lua").read_text()
-
-
 class Ledger:
     def __init__(
         self,
@@ -80,7 +75,7 @@ class Ledger:
         self.pepper = pepper
         self.lease_ms = int(lease_seconds * 1000)
         self.idempotency_ttl = idempotency_ttl_seconds
-        self._scripts = {name: client.register_script(_load_script(name)) for name in _SCRIPTS}
+        self._scripts = {name: client.register_script(load_script(name)) for name in _SCRIPTS}
         self.trusted = TrustedKeys(auth_cache_seconds, pepper)
         # Given: the sale's scripts join the other calls of their turn in one round trip.
         self.pipeliner = pipeliner
@@ -270,10 +265,7 @@ class Ledger:
 
     async def _run(self, name: str, keys: list[Any], args: list[Any]) -> Any:
         """One of the sale's scripts: alone, or with the other calls of this turn."""
-        script = self._scripts[name]
-        if self.pipeliner is None:
-            return await script(keys=keys, args=args)
-        return await self.pipeliner.run(script, keys, args)
+        return await run_script(self._scripts[name], keys, args, self.pipeliner)
 
 
 def _reserve_error(status: str, cost: int, reply: list[Any]) -> Exception:

@@ -23,11 +23,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
+
+
+def load_script(name: str) -> str:
+    """The source of `scripts/<name>.lua`, shipped with this package."""
+    return resources.files("vendor_service.metering").joinpath(f"scripts/{name}.lua").read_text()
+
+
+async def run_script(
+    script: AsyncScript,
+    keys: Sequence[Any],
+    args: Sequence[Any],
+    pipeliner: ScriptPipeliner | None = None,
+) -> Any:
+    """The script's reply: with the other calls of this turn through `pipeliner`, or alone."""
+    if pipeliner is None:
+        return await script(keys=keys, args=args)
+    return await pipeliner.run(script, keys, args)
 
 
 @dataclass(frozen=True)

@@ -75,11 +75,10 @@ async def build_state(
         pipeliner=pipeliner,
     )
     limiter = KeyRateLimiter(
-        endpoint.url,
-        f"{settings.redis_prefix}ratelimit",
+        client,
+        settings.redis_prefix,
         settings.rate_limit_requests,
         settings.rate_limit_items,
-        client.connection_pool,
         strategy=settings.rate_limit_strategy,
         pipeliner=pipeliner,
     )

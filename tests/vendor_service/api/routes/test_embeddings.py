@@ -147,7 +147,7 @@ async def test_the_commits_of_one_batch_share_a_round_trip(
     async with make_app(max_wait_ms=200.0, max_batch_size=8, redis_pipelining=pipelining) as vendor:
         key_id, api_key = await vendor.create_key(budget=1000)
         state = vendor.state
-        assert state.rate_limiter.pipeline.pipeliner is state.ledger.pipeliner  # one for both
+        assert state.rate_limiter.pipeliner is state.ledger.pipeliner  # one for both
         recorder = PipelineRecorder(state.ledger.client)
         bodies = [[png_b64(seed=i)] for i in range(8)]
         responses = await asyncio.gather(*(vendor.embed(api_key, b, "image") for b in bodies))
