@@ -133,7 +133,7 @@ async def test_a_request_refused_by_the_reserve_never_reaches_the_model(
         warm_up = len(forwards)
         refused = await vendor.embed(api_key, ["a", "b"])  # texts: the reserve is the check
         assert refused.status_code == 402
-        await asyncio.sleep(0.01)  # the cancelled wait leaves the queue on its next step
+        await asyncio.sleep(0)  # the cancelled wait's callbacks run on the loop's next turn
         queued = vendor.state.engine.batchers[Modality.TEXT].queued_items
         assert forwards[warm_up:] == [] and queued == 0
         assert (await vendor.embed(api_key, ["a"])).status_code == 200
