@@ -45,7 +45,8 @@ def serve(
     import uvicorn
 
     from vendor_service.server.app import create_app
-    from vendor_service.server.workers import configure_process, default_torch_threads, run_workers
+    from vendor_service.server.process import configure_process, default_torch_threads
+    from vendor_service.server.workers import run_workers
 
     settings = load_settings()
     check_weights(settings)

@@ -183,7 +183,7 @@ class Batcher(Generic[Item]):
         self._arrived.set()
 
     def _stop_awaiting(self, job: _Job[Item]) -> bool:
-        """True if `job` was still waiting for its admission (it no longer is)."""
+        """True if `job` was waiting for its admission (from here on it is not)."""
         if job not in self._awaiting:
             return False
         self._awaiting.remove(job)

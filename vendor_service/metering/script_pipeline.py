@@ -1,6 +1,6 @@
 """The sale's Redis scripts called in one event-loop turn go to Redis together, as one pipeline.
 
-The sale path's round trips are all Lua scripts: the rate limits' hits and window reads, the
+The sale path's round trips are all Lua scripts (`scripts/*.lua`): the rate limits' count, the
 ledger's reserve, commit and refund. They bunch up in time: one forward pass answers every
 request of its batch at once, so their commits are all called in the same turn of the event
 loop, and the callers, answered together, send their next requests together, whose rate
@@ -8,14 +8,14 @@ limits are then checked together. Sent one by one, each call checks a connection
 pool, writes, wakes the loop for its reply and parses it. Here the calls of one turn are
 queued in order, and right after the turn one task sends them down one connection as a
 pipeline (no MULTI: each script is atomic on its own, and none depends on another's reply):
-one write, one read. One pipeliner serves the ledger and the rate limiter, whose clients
-share a connection pool.
+one write, one read. One pipeliner serves the ledger and the rate limiter, which share one
+client and its connection pool; `run_script` sends a call through it, or alone without one.
 
-Each caller still gets its own script's reply or error. A script that Redis no longer has
+Each caller still gets its own script's reply or error. A script that Redis has lost
 (a restart, SCRIPT FLUSH) did not run: it is sent again through its `Script`, which loads it.
 Lost scripts run again in the order they were queued. A broken connection fails every call of
-the pipeline, as it would have failed each of them alone. A lone call in a turn is sent as
-before, by its `Script`. A call whose caller left (cancelled) before the send is not sent.
+the pipeline, as it would have failed each of them alone. A lone call in a turn is sent on
+its own, by its `Script`. A call whose caller left (cancelled) before the send is not sent.
 """
 
 from __future__ import annotations

@@ -13,9 +13,8 @@ response's way back; a request with an Idempotency-Key is safe there too (its re
 
 The reservation's round trip overlaps the batching window: the request joins the batch queue
 as it sends its reserve, held out of every batch until the reserve answers (`Batcher.submit`'s
-`admitted`). A lone request waits `max_wait_ms` for company either way, so its reserve no
-longer adds to its latency; metering is then the commit's round trip (BENCHMARKS.md, seventh
-session).
+`admitted`, through `Engine.submit`). A lone request waits `max_wait_ms` for company either
+way, so its reserve adds nothing to its latency: what metering adds is the commit's round trip.
 """
 
 from __future__ import annotations

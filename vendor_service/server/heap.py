@@ -1,11 +1,12 @@
 """Python's cyclic garbage collector, settled for serving once the model is warm.
 
 By then the process holds some 470,000 objects that live as long as it does: torch, open_clip,
-every imported module, the model. A full collection walks all of them, and under one-image
-load CPython ran one every few seconds; each stopped the event loop for about 0.45 s on a
-2-core machine (BENCHMARKS.md). So, after warm-up: collect once, freeze what survives (no
-later collection walks it again), and collect the youngest generation every `threshold`
-net allocations instead of 700. Cyclic garbage made while serving is still collected.
+every imported module, the model. A full collection walks all of them, and with Python's
+default thresholds one-image load sets one off every few seconds, each a stop of the event
+loop long enough to show in every request's p99. So, after warm-up: collect once, freeze what
+survives (no later collection walks it again), and collect the youngest generation every
+`threshold` net allocations instead of 700. Cyclic garbage made while serving is still
+collected. `benchmarks/bench_against.py --base-env VENDOR_GC_THRESHOLD=0` compares the two.
 """
 
 from __future__ import annotations

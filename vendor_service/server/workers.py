@@ -30,7 +30,6 @@ import os
 import shutil
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -45,27 +44,10 @@ from prometheus_client.multiprocess import mark_process_dead
 
 from shared.redis_server import resolve_redis
 from vendor_service.metrics import MULTIPROC_ENV
+from vendor_service.server.process import configure_process
 from vendor_service.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
-
-
-def default_torch_threads(workers: int = 1) -> int:
-    """On CPU, the cores shared out among the workers; with one worker, leave one core to the
-    event loop and decoding (OpenMP threads that compete with them for cores spin at barriers
-    and slow the forward down several times)."""
-    cores = os.cpu_count() or 2
-    return max(1, (cores - workers) // workers)
-
-
-def configure_process(settings: Settings) -> None:
-    """What every serving process sets before its app starts: the GIL switch interval (the
-    event loop, the inference thread and the decode threads share the GIL; Python's 5 ms
-    default lets a busy thread stall the loop) and logging."""
-    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 @contextmanager
