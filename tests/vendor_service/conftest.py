@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -58,7 +59,7 @@ def admin_headers() -> dict[str, str]:
 
 
 def png_b64(width: int = 40, height: int = 30, seed: int = 0) -> str:
-    rng = __import__("numpy").random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 255, size=(height, width, 3), dtype="uint8")
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
