@@ -1,6 +1,7 @@
 """A pool of worker processes that each run jobs one at a time, in their own environment.
 
-Unlike a `ProcessPoolExecutor`, each worker gets its own environment (its GPU), a failing or
+Unlike a `ProcessPoolExecutor`, each worker gets its own environment (its GPU: set before the
+worker's interpreter starts, and again first thing in it), a failing or
 dying worker stops the experiment at once, and an interrupt (Ctrl-C, or SIGTERM turned into
 one by the command) terminates every worker before it returns: nothing keeps training after
 the command has ended. Workers are spawned, never forked, so no torch state is inherited.
@@ -12,7 +13,8 @@ import multiprocessing
 import os
 import queue
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from client_trainer.simulation.devices import CUDA_VISIBLE_DEVICES
@@ -44,6 +46,22 @@ def _portable(exc: BaseException) -> BaseException:
     return exc
 
 
+@contextmanager
+def _inherited(environment: dict[str, str]) -> Iterator[None]:
+    """`environment` set in this process while a worker is spawned, so the worker starts with
+    it (a library that touches CUDA while the worker imports it sees the worker's GPU)."""
+    saved = {name: os.environ.get(name) for name in environment}
+    os.environ.update(environment)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _worker(task: Task, environment: dict[str, str], jobs: Any, results: Any) -> None:
     os.environ.update(environment)
     if CUDA_VISIBLE_DEVICES in environment:
@@ -71,8 +89,9 @@ def run_in_workers(
         context.Process(target=_worker, args=(task, env, jobs, results), daemon=True)
         for env in environments
     ]
-    for worker in workers:
-        worker.start()
+    for worker, env in zip(workers, environments, strict=True):
+        with _inherited(env):
+            worker.start()
     try:
         return _gather(workers, jobs, results, list(payloads), on_result)
     finally:

@@ -17,7 +17,8 @@ def test_each_worker_keeps_its_own_gpu_for_every_job_it_runs() -> None:
     found = run_in_workers(workers_tasks.where, [0.3] * 6, envs, lambda i, _: done.append(i))
     assert sorted(done) == list(range(6)) and len(found) == 6
     device_of: dict[int, set[str | None]] = {}
-    for pid, device in found:
+    for pid, device, at_import in found:
+        assert at_import == device  # set before the worker's interpreter started
         device_of.setdefault(pid, set()).add(device)
     assert all(len(devices) == 1 for devices in device_of.values())  # pinned for good
     assert {d for devices in device_of.values() for d in devices} <= {"0", "1"}
