@@ -5,6 +5,7 @@ overrides the same field of the `--config` file."""
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,23 +152,26 @@ def quote(
     typer.echo(json.dumps(plan.quote.to_json()))
 
 
+RunDirectories = Annotated[
+    list[Path], typer.Argument(help="Run directories, or folders holding them (recursive).")
+]
+ReportOut = Annotated[
+    Path | None,
+    typer.Option(help="Where report.md, summary.json and plots go; the first directory if unset."),
+]
+
+
 @app.command()
-def collect(
-    directories: Annotated[
-        list[Path], typer.Argument(help="Run directories, or folders holding them (recursive).")
-    ],
-    out: Annotated[
-        Path | None, typer.Option(help="Where report.md, summary.json and plots go; the first"
-                                  " directory by default.")
-    ] = None,
-) -> None:
+def collect(directories: RunDirectories, out: ReportOut = None) -> None:
     """The table of any finished runs (their results.jsonl): mean ± std over seeds per row and
     held-out domain, ID and OOD, queries and credits, paired comparisons with ERM and LP-FT,
     training curves; written as report.md, summary.json and plots."""
     from client_trainer.report.collect import collect as collect_runs
     from client_trainer.simulation.summary_table import print_methods
 
-    command = "python -m client_trainer collect " + " ".join(str(d) for d in directories)
+    command = "python -m client_trainer collect " + shlex.join(
+        [*(str(d) for d in directories), *(["--out", str(out)] if out else [])]
+    )
     with reported():
         missing = [d for d in directories if not d.exists()]
         if missing:
