@@ -2,7 +2,7 @@
 
 For a change to the request path: the vendor of this working tree and the vendor of `--base`
 (a temporary `git worktree` of it) run at once, and one-image requests from 32 clients
-(metered, the issue's (b) load) go to one, then the other, in alternating rounds. Per round
+(metered, bench_serving's (b) load) go to one, then the other, in alternating rounds. Per round
 and side it prints the images/s, p50 and p99, and the CPU milliseconds per request of the server's
 own process (HTTP, metering, decoding: what a change to the request path moves) and of the
 server with its model process. The machine's speed drifts by more than most changes are

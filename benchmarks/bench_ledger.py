@@ -27,7 +27,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from shared.redis_server import resolve_redis
-from vendor_service.ledger import Ledger, Reservation
+from vendor_service.metering import Ledger, Reservation
 
 COST = 10  # one image at the default price
 RESPONSE_BYTES = 2_800  # one 512-d embedding as base64 + JSON around it

@@ -164,7 +164,7 @@ def measure_vendor(redis_url: str, model: str, seconds: float, clients: int) -> 
 # --- client -------------------------------------------------------------------------------
 def client_probe(redis_url: str, prefix: str, count: int) -> None:
     """Runs in its own process: import the client, read `count` cached embeddings."""
-    from client_trainer.budget.tracker import BudgetTracker
+    from client_trainer.purchase.tracker import BudgetTracker
 
     baseline = memory_kib(os.getpid())
     keys = [f"k{i:08d}" for i in range(count)]

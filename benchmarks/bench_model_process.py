@@ -26,7 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_serving as bench
 
-from vendor_service.app import open_clip_factory
+from vendor_service.engine.placement import open_clip_factory
 from vendor_service.engine.process_model import ProcessModel
 from vendor_service.settings import Settings
 

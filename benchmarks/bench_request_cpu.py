@@ -36,7 +36,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_serving as bench
 
-from vendor_service.app import create_app
+from vendor_service.server.app import create_app
 from vendor_service.settings import Settings
 
 ADMIN = "bench-request-cpu-" + "x" * 24

@@ -278,7 +278,7 @@ def request_parts(png: bytes, image_size: int, redis_url: str) -> dict[str, floa
     from shared.codec import ImageLimits, decode_image, payload_to_bytes
     from shared.schemas import EmbeddingRequest
     from vendor_service.engine.preprocess import ClipPreprocess
-    from vendor_service.render import render_split
+    from vendor_service.sale.render import render_split
 
     b64 = base64.b64encode(png).decode()
     body = orjson.dumps({"model": "m", "input": [b64], "modality": "image"})
@@ -307,16 +307,13 @@ def request_parts(png: bytes, image_size: int, redis_url: str) -> dict[str, floa
 async def redis_parts(redis_url: str, repeat: int = 300) -> dict[str, float]:
     import redis.asyncio as aioredis
 
-    from vendor_service.ledger import Ledger, Reservation
-    from vendor_service.rate_limits import KeyRateLimiter
+    from vendor_service.metering import Ledger, Reservation
+    from vendor_service.metering.rate_limits import KeyRateLimiter
 
     prefix = f"bench:{secrets.token_hex(4)}:"
     client = aioredis.from_url(redis_url)
     ledger = Ledger(client, prefix)
-    limiter = KeyRateLimiter(redis_url, f"{prefix}ratelimit", "1000000/second", "1000000/second")
-    one_by_one = KeyRateLimiter(
-        redis_url, f"{prefix}ratelimit1", "1000000/second", "1000000/second", pipelined=False
-    )
+    limiter = KeyRateLimiter(client, prefix, "1000000/second", "1000000/second")
     key = await ledger.create_key("bench", 10**12)
 
     async def timed(fn: Callable[[], object]) -> float:
@@ -333,12 +330,7 @@ async def redis_parts(redis_url: str, repeat: int = 300) -> dict[str, float]:
 
     parts = {
         "redis: authenticate (1 RTT)": await timed(lambda: ledger.authenticate(key.api_key)),
-        "redis: rate limits (2 hits + 2 stats, 1 RTT)": await timed(
-            lambda: limiter.hit(key.key_id, 1)
-        ),
-        "redis: rate limits, one call each (2 RTT)": await timed(
-            lambda: one_by_one.hit(key.key_id, 1)
-        ),
+        "redis: rate limits (both limits, 1 Lua)": await timed(lambda: limiter.hit(key.key_id, 1)),
         "redis: reserve + commit (2 Lua)": await timed(reserve_commit),
     }
     keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
@@ -439,7 +431,8 @@ def print_table(rows: list[Row], raws: dict[str, float], capacities: dict[str, f
 
 
 def model_image_size(model: str) -> int:
-    config = json.loads((REPO / "vendor_service/model_configs" / f"{model}.json").read_text())
+    path = REPO / "vendor_service/engine/model_configs" / f"{model}.json"
+    config = json.loads(path.read_text())
     return int(config["vision_cfg"]["image_size"])
 
 

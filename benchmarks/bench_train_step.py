@@ -1,6 +1,6 @@
 """Training-step cost on this CPU, side by side in one process (not a test).
 
-  teacher  the previous world-clip recipe (vision width 16, text 128/ctx 16, fp32, AdamW loop)
+  teacher  a narrower world-clip recipe (vision width 16, text 128/ctx 16, fp32, AdamW loop)
            against the shipped one (width 32, text 64/ctx 12, bf16 autocast + channels-last,
            fused AdamW), batch 256 at 32 px
   student  world_convnet_s fp32 against bf16 autocast + channels-last, batches 48 and 128
@@ -27,7 +27,7 @@ import timm
 import torch
 
 import client_trainer.students  # noqa: F401  (registers world_convnet_s with timm)
-from vendor_service.model_configs import CONFIG_DIR
+from vendor_service.engine.model_configs import CONFIG_DIR
 
 Step = Callable[[], None]
 

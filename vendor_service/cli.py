@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
-from vendor_service import accounts
 from vendor_service.errors import VendorError
-from vendor_service.settings import Settings
+from vendor_service.metering import accounts
+from vendor_service.settings import Settings, settings_reference
 from vendor_service.settings import load_settings as _load_settings
 from vendor_service.vlm.cli import register as register_vlm_commands
 
@@ -19,16 +20,33 @@ app.add_typer(keys, name="keys")
 register_vlm_commands(app)  # train-vlm
 
 
-@app.command()
+class _ServeCommand(TyperCommand):
+    """`serve --help` ends with every setting: its environment variable, one line of help and
+    its default, generated from `Settings` (a new setting shows up without touching this)."""
+
+    # Typer passes its own (vendored) click's Context and HelpFormatter; only their public
+    # click API is used here: `section` and `write_dl`.
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        super().format_help(ctx, formatter)
+        rows = [(row.env, f"{row.summary} [default: {row.default}]")
+                for row in settings_reference()]  # fmt: skip
+        with formatter.section("Settings (environment variables)"):
+            formatter.write_dl(rows, col_max=34)
+
+
+@app.command(cls=_ServeCommand)
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the REST API with uvicorn (VENDOR_WORKERS worker processes, default 1)."""
+    """Serve the REST API with uvicorn (VENDOR_WORKERS worker processes, default 1).
+
+    Everything else is set in the environment: the settings below."""
     import uvicorn
 
-    from vendor_service.app import create_app
-    from vendor_service.workers import configure_process, default_torch_threads, run_workers
+    from vendor_service.server.app import create_app
+    from vendor_service.server.process import configure_process, default_torch_threads
+    from vendor_service.server.workers import run_workers
 
     settings = load_settings()
     check_weights(settings)

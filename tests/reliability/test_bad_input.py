@@ -16,11 +16,12 @@ import httpx
 import pytest
 import redis
 
-from shared.errors import ERROR_TABLE, ErrorCode
+from shared.errors import ErrorCode
 from tests.reliability.conftest import BODY_LIMIT, Key
 from tests.reliability.ledger_audit import PRICE_PER_IMAGE, PRICE_PER_TEXT, read_key
 from tests.reliability.payloads import b64, declared_png, jpeg_bytes, png_bytes
 from tests.reliability.vendor_process import VendorProcess, peak_rss_mib
+from tests.support.errors import assert_wire_error
 
 GIF_1X1 = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
@@ -123,18 +124,6 @@ def _encode(body: dict[str, Any] | bytes, model_id: str) -> bytes:
     return raw.replace(b'"MODEL"', json.dumps(model_id).encode())
 
 
-def assert_error(response: httpx.Response, code: ErrorCode) -> None:
-    """The status of `code` in the shared table, and exactly the one error shape."""
-    status, kind = ERROR_TABLE[code]
-    body = response.json()
-    message = body.get("error", {}).get("message") if isinstance(body, dict) else None
-    assert (response.status_code, body) == (
-        status,
-        {"error": {"message": message, "type": kind, "code": code}},
-    ), response.text[:300]
-    assert isinstance(message, str) and 0 < len(message) < 500  # never echoes a huge input
-
-
 @pytest.mark.parametrize("case", BAD_CASES, ids=[c.name for c in BAD_CASES])
 def test_bad_input_gets_its_4xx_and_charges_nothing(
     case: BadCase,
@@ -151,7 +140,7 @@ def test_bad_input_gets_its_4xx_and_charges_nothing(
         content=_encode(case.body, model_id),
         headers={**key.headers, "Content-Type": "application/json", **case.headers},
     )
-    assert_error(response, case.code)
+    assert_wire_error(response, case.code)
     assert read_key(ledger_redis, shared_vendor.prefix, key.key_id) == before
 
 
@@ -248,7 +237,7 @@ def test_body_over_the_limit_by_content_length(
         content=b"x" * (3 * BODY_LIMIT),
         headers={**key.headers, "Content-Type": "application/json"},
     )
-    assert_error(response, ErrorCode.BODY_TOO_LARGE)
+    assert_wire_error(response, ErrorCode.BODY_TOO_LARGE)
 
 
 def test_body_over_the_limit_streamed_without_content_length(
@@ -271,5 +260,5 @@ def test_body_over_the_limit_streamed_without_content_length(
         content=chunks(),
         headers={**key.headers, "Content-Type": "application/json"},
     )
-    assert_error(response, ErrorCode.BODY_TOO_LARGE)
+    assert_wire_error(response, ErrorCode.BODY_TOO_LARGE)
     assert read_key(ledger_redis, shared_vendor.prefix, key.key_id).spent == 0

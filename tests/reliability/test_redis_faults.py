@@ -24,7 +24,7 @@ import orjson
 import pytest
 import redis
 
-from client_trainer.budget.tracker import BudgetTracker, Query
+from client_trainer.purchase.tracker import BudgetTracker, Query
 from client_trainer.teacher.client import TeacherClient
 from shared.errors import ErrorCode
 from shared.hashing import content_key
@@ -39,8 +39,8 @@ from tests.reliability.ledger_audit import (
 from tests.reliability.payloads import b64, png_bytes
 from tests.reliability.redis_process import RedisProcess
 from tests.reliability.retrying_client import post_until_done
-from tests.reliability.test_bad_input import assert_error
 from tests.reliability.vendor_process import VendorProcess
+from tests.support.errors import assert_wire_error
 
 LEASE_SECONDS = 4.0
 PREFIX = "vendor:"
@@ -166,7 +166,7 @@ def test_redis_kill_9_and_restart_loses_nothing(
         more = _post_soon(client, _text_body(model_id, "c"), {"Authorization": f"Bearer {spender}"})
         assert more.status_code == 200, more.text
         refused = _soon(client, "GET", "/v1/usage", headers={"Authorization": f"Bearer {revoked}"})
-        assert_error(refused, ErrorCode.REVOKED_API_KEY)
+        assert_wire_error(refused, ErrorCode.REVOKED_API_KEY)
     with redis_back.client() as raw:
         assert read_key(raw, PREFIX, spender_id).spent == ledger.spent + PRICE_PER_TEXT
 
@@ -226,7 +226,7 @@ def test_redis_unreachable_answers_503_and_charges_nothing(
             http = admin if headers is None else client
             response = http.request(method, path, json=body, headers=headers)
             assert time.monotonic() - started < 5, f"{method} {path} hung while Redis was down"
-            assert_error(response, ErrorCode.LEDGER_UNAVAILABLE)
+            assert_wire_error(response, ErrorCode.LEDGER_UNAVAILABLE)
             assert int(response.headers["Retry-After"]) >= 1
         assert client.get("/healthz").status_code == 200  # alive: no crash, no restart needed
         assert vendor.process is not None and vendor.process.poll() is None

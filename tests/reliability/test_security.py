@@ -20,8 +20,8 @@ from shared.errors import ErrorCode
 from tests.reliability.conftest import Key
 from tests.reliability.ledger_audit import PRICE_PER_IMAGE, PRICE_PER_TEXT, read_key
 from tests.reliability.payloads import b64, png_bytes
-from tests.reliability.test_bad_input import assert_error
 from tests.reliability.vendor_process import VendorProcess
+from tests.support.errors import assert_wire_error
 from tests.support.live_vendor import ADMIN_TOKEN
 
 
@@ -60,20 +60,22 @@ def test_a_key_cannot_read_or_spend_another_keys_budget(
     usage = client.get(f"/v1/usage?key_id={rich.key_id}", headers=poor.headers).json()
     assert (usage["key_id"], usage["budget"]) == (poor.key_id, 0)
     # The admin view of another key is closed to an API key.
-    assert_error(
+    assert_wire_error(
         client.get(f"/v1/admin/keys/{rich.key_id}", headers=poor.headers), ErrorCode.ADMIN_ONLY
     )
     # A token naming the rich key's id with the poor key's secret is not the rich key.
     forged = f"vk-{rich.key_id}-{_secret(poor)}"
-    assert_error(_embed(client, forged, model_id, "free?"), ErrorCode.INVALID_API_KEY)
+    assert_wire_error(_embed(client, forged, model_id, "free?"), ErrorCode.INVALID_API_KEY)
     # The poor key cannot spend: 402, and nothing moves anywhere.
-    assert_error(_embed(client, poor.api_key, model_id, "free?"), ErrorCode.INSUFFICIENT_BUDGET)
+    assert_wire_error(
+        _embed(client, poor.api_key, model_id, "free?"), ErrorCode.INSUFFICIENT_BUDGET
+    )
 
     # An Idempotency-Key is the caller's own: reusing the rich key's one replays nothing.
     paid = _embed(client, rich.api_key, model_id, "bought", **{"Idempotency-Key": "shared-idem"})
     assert paid.status_code == 200
     stolen = _embed(client, poor.api_key, model_id, "bought", **{"Idempotency-Key": "shared-idem"})
-    assert_error(stolen, ErrorCode.INSUFFICIENT_BUDGET)
+    assert_wire_error(stolen, ErrorCode.INSUFFICIENT_BUDGET)
 
     poor_after = read_key(ledger_redis, prefix, poor.key_id)
     assert (poor_after.spent, poor_after.reserved, poor_after.requests) == (0, 0, 0)
@@ -93,10 +95,10 @@ def test_a_revoked_key_is_refused_at_once(
     with shared_vendor.admin() as admin:
         assert admin.delete(f"/v1/admin/keys/{key.key_id}").status_code == 200
     # No grace period, no cache: the very next calls are refused, paid routes and free ones.
-    assert_error(_embed(client, key.api_key, model_id, "after"), ErrorCode.REVOKED_API_KEY)
-    assert_error(client.get("/v1/usage", headers=key.headers), ErrorCode.REVOKED_API_KEY)
+    assert_wire_error(_embed(client, key.api_key, model_id, "after"), ErrorCode.REVOKED_API_KEY)
+    assert_wire_error(client.get("/v1/usage", headers=key.headers), ErrorCode.REVOKED_API_KEY)
     replay = _embed(client, key.api_key, model_id, "before", **{"Idempotency-Key": "x"})
-    assert_error(replay, ErrorCode.REVOKED_API_KEY)
+    assert_wire_error(replay, ErrorCode.REVOKED_API_KEY)
     with shared_vendor.admin() as admin:
         info = admin.get(f"/v1/admin/keys/{key.key_id}").json()
     assert (info["revoked"], info["spent"]) == (True, PRICE_PER_TEXT)
@@ -124,7 +126,7 @@ def test_an_unfunded_key_cannot_make_the_vendor_decode_for_free(
     used = _cpu_seconds(shared_vendor.process.pid)
     refused = client.post("/v1/embeddings", json=body, headers=broke.headers)
     used = _cpu_seconds(shared_vendor.process.pid) - used
-    assert_error(refused, ErrorCode.INSUFFICIENT_BUDGET)
+    assert_wire_error(refused, ErrorCode.INSUFFICIENT_BUDGET)
     assert used < 0.5, f"the vendor spent {used:.2f} s of CPU on a request nobody pays for"
 
     # A drained key still gets its paid-for replay (nothing new to pay for).
@@ -135,7 +137,7 @@ def test_an_unfunded_key_cannot_make_the_vendor_decode_for_free(
     assert first.status_code == 200, first.text
     replay = client.post("/v1/embeddings", json=small, headers=idem)
     assert (replay.status_code, replay.content) == (200, first.content)
-    assert_error(
+    assert_wire_error(
         client.post("/v1/embeddings", json=small, headers=one.headers),
         ErrorCode.INSUFFICIENT_BUDGET,
     )
@@ -174,7 +176,7 @@ async def test_rate_limited_requests_are_not_decoded_behind_the_429(
         await asyncio.sleep(3)  # decoding left running behind a 429 would show up here
     used = _cpu_seconds(strict_vendor.process.pid) - used
     for response in refused:
-        assert_error(response, ErrorCode.RATE_LIMITED)
+        assert_wire_error(response, ErrorCode.RATE_LIMITED)
         assert int(response.headers["Retry-After"]) >= 1
     assert used < 1.5, f"the vendor spent {used:.2f} s of CPU behind four 429s"
 
@@ -212,11 +214,11 @@ def test_every_admin_route_refuses_api_keys_and_anonymous_callers(
         for headers, code in refusals:
             response = client.request(method, path, json=body, headers=headers)
             assert response.status_code == (403 if code is ErrorCode.ADMIN_ONLY else 401)
-            assert_error(response, code)
+            assert_wire_error(response, code)
     assert read_key(ledger_redis, shared_vendor.prefix, key.key_id) == before
     # ...and the admin token is not an API key either.
     admin_as_key = client.get("/v1/usage", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-    assert_error(admin_as_key, ErrorCode.INVALID_API_KEY)
+    assert_wire_error(admin_as_key, ErrorCode.INVALID_API_KEY)
 
 
 def _stored_values(client: redis.Redis, prefix: str) -> Iterator[bytes]:

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from PIL import Image
 
 from tests.support.live_vendor import ADMIN_TOKEN, TINY_MODEL
 from tests.vendor_service.models import ControllableModel, controllable_factory
-from vendor_service.app import create_app
+from vendor_service.server.app import create_app
 from vendor_service.settings import Settings
 
 MODEL_ID = f"{TINY_MODEL}@random0"
@@ -58,7 +59,7 @@ def admin_headers() -> dict[str, str]:
 
 
 def png_b64(width: int = 40, height: int = 30, seed: int = 0) -> str:
-    rng = __import__("numpy").random.default_rng(seed)
+    rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 255, size=(height, width, 3), dtype="uint8")
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")

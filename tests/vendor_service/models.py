@@ -22,6 +22,7 @@ class ControllableModel:
         self.failing = False
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()  # a forward has started (and may wait on the gate)
         self.forward_sizes: list[int] = []
         self.preprocess_bug = False  # an unexpected (non-codec) exception in preprocessing
         self.on_forward: Callable[[int], None] = lambda size: None  # runs in the forward's thread
@@ -32,6 +33,7 @@ class ControllableModel:
         return self.inner.preprocess(image)
 
     def _before(self, size: int) -> None:
+        self.entered.set()
         self.gate.wait(timeout=30)
         self.forward_sizes.append(size)
         self.on_forward(size)

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vendor_service.cli import app
+from vendor_service.settings import Settings
 
 
 @pytest.fixture
@@ -44,3 +45,37 @@ def test_refuses_placeholder_admin_token(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["keys", "show", "x"], env={**env, "VENDOR_ADMIN_TOKEN": ""})
     assert result.exit_code == 2
     assert "VENDOR_ADMIN_TOKEN" in result.output
+
+
+def _squeezed(text: str) -> str:
+    """`text` without whitespace: help wraps long lines wherever the terminal ends."""
+    return "".join(text.split())
+
+
+def test_serve_help_lists_every_setting_with_its_variable_help_and_default() -> None:
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    help_text = _squeezed(result.output)
+    for name, field in Settings.model_fields.items():
+        variable = "REDIS_URL" if name == "redis_url" else f"VENDOR_{name.upper()}"
+        assert field.description, f"{name} has no description: it would have no help"
+        first_sentence = field.description.split(". ")[0].removesuffix(".")
+        assert variable in result.output, f"{variable} is missing from serve --help"
+        row = _squeezed(f"{variable} {first_sentence}")
+        assert row in help_text, name
+        shown = help_text[help_text.index(row) :].split("[default:", 1)[1]
+        assert shown.startswith(_squeezed(_as_in_environment(field.default)) + "]"), name
+    assert "VENDOR_REDIS_URL" not in result.output  # REDIS_URL is read without the prefix
+    assert _squeezed("VENDOR_MAX_BATCH_SIZE Most inputs in one forward pass. [default: 64]") in (
+        help_text
+    )
+    assert _squeezed("REDIS_URL The Redis server") in help_text
+    assert _squeezed("[default: unset]") in help_text
+
+
+def _as_in_environment(default: object) -> str:
+    if default is None:
+        return "unset"
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    return '""' if default == "" else str(default)

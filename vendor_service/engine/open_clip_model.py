@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vendor_service.engine.model import ModelInfo
+from vendor_service.engine.model_configs import register_model_configs
 from vendor_service.engine.preprocess import OPENAI_MEAN, OPENAI_STD, ClipPreprocess
-from vendor_service.model_configs import register_model_configs
 from vendor_service.settings import Settings
 from vendor_service.vlm.weights import resolve_pretrained
 

@@ -15,7 +15,7 @@ PRECISIONS = ("fp32", "bf16")
 class VLMTrainConfig:
     corpus: CorpusConfig = field(default_factory=recipe_vendor_corpus)  # images the VLM learns from
     captions: CaptionConfig = field(default_factory=CaptionConfig)  # caption sampling policy
-    model_name: str = "world-clip"  # open_clip architecture (vendor_service/model_configs)
+    model_name: str = "world-clip"  # open_clip architecture (vendor_service/engine/model_configs)
     steps: int = 800  # optimiser steps (the `full` profile sets the demo's; see docs)
     batch_size: int = 256  # image-caption pairs per step (contrastive negatives)
     lr: float = 2e-3  # AdamW peak learning rate (linear warm-up, cosine decay)

@@ -18,7 +18,7 @@ import torch
 
 from shared.world.artifacts import cached, default_root
 from shared.world.corpus import build_corpus, load_corpus
-from vendor_service.model_configs import register_model_configs
+from vendor_service.engine.model_configs import register_model_configs
 from vendor_service.vlm.batches import CaptionSampler, augment, to_tensor
 from vendor_service.vlm.config import VLMTrainConfig
 from vendor_service.vlm.precision import autocast

@@ -22,7 +22,7 @@ def test_micro_is_smaller_than_full_everywhere() -> None:
 def test_micro_teacher_sees_the_images_its_architecture_expects() -> None:
     import json
 
-    from vendor_service.model_configs import CONFIG_DIR
+    from vendor_service.engine.model_configs import CONFIG_DIR
 
     for name in ("full", "micro"):
         config = vlm_profile(name)

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from vendor_service.engine.batcher import Batcher, ModelHealth
+from tests.support.waiting import until
+from vendor_service.engine.batcher import Batcher, BatchPolicy, ModelHealth
 from vendor_service.errors import Unavailable
 
 
@@ -22,8 +23,10 @@ class RecordingForward:
         self.fail_when = lambda items: False
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()  # a forward has started (and may wait on the gate)
 
     def __call__(self, items: list[float]) -> torch.Tensor:
+        self.entered.set()
         self.gate.wait(timeout=10)
         self.sizes.append(len(items))
         if self.fail_when(items):
@@ -44,15 +47,13 @@ def make(
 ) -> Batcher[float]:
     options = {"max_batch_size": 8, "max_wait_ms": 20.0, "max_queue_items": 64,
                "max_in_flight": 1, **kw}  # fmt: skip
-    batcher: Batcher[float] = Batcher(
-        forward,
-        executor,
-        int(options["max_batch_size"]),
-        options["max_wait_ms"],
-        int(options["max_queue_items"]),
-        ModelHealth(),
+    policy = BatchPolicy(
+        max_batch_size=int(options["max_batch_size"]),
+        max_wait_ms=options["max_wait_ms"],
+        max_queue_items=int(options["max_queue_items"]),
         max_in_flight=int(options["max_in_flight"]),
     )
+    batcher: Batcher[float] = Batcher(forward, executor, policy, health=ModelHealth())
     batcher.start()
     return batcher
 
@@ -81,9 +82,8 @@ async def test_full_queue_is_overloaded(executor: ThreadPoolExecutor) -> None:
     forward.gate.clear()  # the first forward blocks, so the queue fills up
     batcher = make(forward, executor, max_batch_size=2, max_wait_ms=0.0, max_queue_items=4)
     first = batcher.submit([1.0, 2.0])
-    await asyncio.sleep(0.05)  # taken into the (blocked) forward
+    await until(forward.entered.is_set)  # taken into the (blocked) forward
     queued = batcher.submit([3.0, 4.0, 5.0, 6.0])
-    await asyncio.sleep(0.01)
     with pytest.raises(Unavailable) as caught:
         await batcher.submit([7.0])
     assert caught.value.code == "overloaded" and caught.value.retry_after
@@ -110,9 +110,8 @@ async def test_cancelled_request_is_dropped_from_the_queue(executor: ThreadPoolE
     forward.gate.clear()
     batcher = make(forward, executor, max_batch_size=2, max_wait_ms=0.0)
     first = batcher.submit([1.0, 2.0])
-    await asyncio.sleep(0.05)
+    await until(forward.entered.is_set)  # taken into the (blocked) forward
     abandoned = batcher.submit([3.0, 4.0])
-    await asyncio.sleep(0.01)
     abandoned.cancel()
     forward.gate.set()
     await first
@@ -175,9 +174,9 @@ async def test_one_batch_in_flight_waits_for_the_answer_before_the_next() -> Non
     forward.gate.clear()
     batcher = make(forward, pool, max_batch_size=2, max_wait_ms=0.0, max_in_flight=1)
     first = batcher.submit([1.0, 2.0])
-    await asyncio.sleep(0.05)
+    await until(forward.entered.is_set)  # taken into the (blocked) forward
     second = batcher.submit([3.0, 4.0])
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # time for a free slot, were there one, to dispatch it
     assert batcher.queued_items == 2  # not dispatched while the first is unanswered
     forward.gate.set()
     assert len(await first) == 2 and len(await second) == 2
@@ -193,7 +192,7 @@ async def test_stopping_answers_the_callers_of_a_batch_in_flight(
     batcher = make(forward, executor, max_wait_ms=0.0)
     batcher.timeout = 30.0
     waiting = batcher.submit([1.0])
-    await asyncio.sleep(0.05)  # taken into the blocked forward
+    await until(forward.entered.is_set)  # taken into the blocked forward
     await batcher.stop()
     with pytest.raises(Unavailable) as caught:
         await asyncio.wait_for(waiting, 2.0)  # now, not after the 30 s timeout
@@ -214,7 +213,7 @@ async def test_unadmitted_items_stay_out_of_every_batch(executor: ThreadPoolExec
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=0.0)
     admitted, waiting = submit_unadmitted(batcher, [1.0, 2.0])
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # time for the batcher, were they eligible, to take them
     assert forward.sizes == [] and batcher.queued_items == 2
     assert (await batcher.submit([3.0]))[0, 0].item() == 3.0  # later, but not held: goes first
     assert forward.sizes == [1]
@@ -244,7 +243,6 @@ async def test_a_refused_admission_drops_the_items_and_raises(
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=0.0)
     admitted, waiting = submit_unadmitted(batcher, [1.0])
-    await asyncio.sleep(0.01)
     if refused == "error":
         admitted.set_exception(LookupError("not paid for"))
         with pytest.raises(LookupError, match="not paid for"):
@@ -265,12 +263,11 @@ async def test_a_caller_who_leaves_before_admission_is_forgotten(
     forward = RecordingForward()
     batcher = make(forward, executor, max_wait_ms=0.0)
     admitted, waiting = submit_unadmitted(batcher, [1.0, 2.0])
-    await asyncio.sleep(0.01)
     waiting.cancel()
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # the cancellation's callbacks run on the loop's next turn
     assert batcher.queued_items == 0
     admitted.set_result(None)  # admitted after all: nothing is left to run
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # time for a forward, were one left to run, to start
     assert forward.sizes == [] and batcher.queued_items == 0
     await batcher.stop()
 
@@ -299,7 +296,6 @@ async def test_stopping_answers_callers_still_awaiting_admission(
 ) -> None:
     batcher = make(RecordingForward(), executor)
     _, waiting = submit_unadmitted(batcher, [1.0])
-    await asyncio.sleep(0.01)
     await batcher.stop()
     with pytest.raises(Unavailable) as caught:
         await asyncio.wait_for(waiting, 2.0)

@@ -7,8 +7,8 @@ import open_clip
 import torch
 from PIL import Image
 
+from vendor_service.engine.model_configs import register_model_configs
 from vendor_service.engine.preprocess import ClipPreprocess
-from vendor_service.model_configs import register_model_configs
 
 
 def test_matches_open_clip_transform_closely() -> None:

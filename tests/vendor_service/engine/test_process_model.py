@@ -3,17 +3,20 @@ memory or the pipe), several calls in flight, and a dead child that costs only i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import torch
 
 from tests.support.live_vendor import TINY_MODEL
+from tests.support.waiting import until, until_dead
 from vendor_service.engine.open_clip_model import OpenClipModel
 from vendor_service.engine.process_model import ModelProcessError, ProcessModel
 from vendor_service.settings import Settings
@@ -28,10 +31,12 @@ def _broken_factory(settings: Settings) -> OpenClipModel:
 
 
 class _SlowOnRequest(OpenClipModel):
-    """Takes two seconds over a text batch that contains "slow": a forward to kill in."""
+    """Takes two seconds over a text batch of one "slow:<path>": a forward to kill in. It
+    creates the file at <path> as it starts, for the test to know it is inside."""
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
-        if "slow" in texts:
+        if texts[0].startswith("slow:"):
+            Path(texts[0].removeprefix("slow:")).touch()
             time.sleep(2)
         return super().encode_texts(texts)
 
@@ -111,13 +116,14 @@ def test_a_forward_that_raises_fails_only_its_call(remote: ProcessModel) -> None
 
 
 def test_a_child_killed_mid_forward_fails_the_calls_in_flight_then_restarts(
-    remote: ProcessModel,
+    remote: ProcessModel, tmp_path: Path
 ) -> None:
     pid = remote.pid
     assert pid is not None
-    running = remote.submit("texts", ["slow"])
+    inside = tmp_path / "inside-the-forward"
+    running = remote.submit("texts", [f"slow:{inside}"])
     queued = remote.submit("texts", ["waits in the pipe"])
-    time.sleep(0.5)  # the child is inside the slow forward
+    asyncio.run(until(inside.exists, what="the child to start the slow forward"))
     os.kill(pid, signal.SIGKILL)
     for call in (running, queued):
         with pytest.raises(ModelProcessError, match="died"):
@@ -131,7 +137,7 @@ def test_a_child_that_died_while_idle_costs_no_call(remote: ProcessModel) -> Non
     pid = remote.pid
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
-    time.sleep(0.2)
+    until_dead(pid)
     out = remote.encode_texts(["nothing was in flight"])
     assert out.shape == (1, remote.info.embedding_dim)
     assert remote.pid != pid
@@ -170,7 +176,7 @@ def test_a_batch_that_could_not_be_sent_gives_its_slot_back(
         pid = model.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        time.sleep(0.2)
+        until_dead(pid)
         restart = model._start
 
         def cannot_start() -> None:

@@ -14,7 +14,7 @@ from shared.world.captions import NEUTRAL_PREFIXES, STYLE_WORDS, CaptionConfig, 
 from shared.world.config import ALL_CLASSES, vendor_corpus
 from shared.world.corpus import build_corpus, load_corpus
 from shared.world.palette import COLOUR_NAMES
-from vendor_service.model_configs import register_model_configs
+from vendor_service.engine.model_configs import register_model_configs
 from vendor_service.vlm import VLMTrainConfig, train_vlm
 from vendor_service.vlm.batches import CaptionSampler
 

@@ -22,11 +22,11 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> dict[str, str]:
     """200 once the warm-up forward pass succeeded and while forwards keep succeeding."""
     state = getattr(request.app.state, "vendor", None)
-    if state is None or not state.warmed_up:
+    if state is None or not state.engine.warmed_up:
         raise Unavailable(ErrorCode.NOT_READY, "the model is still loading", retry_after=2)
-    if not state.health.ok:
+    if not state.engine.health.ok:
         raise Unavailable(ErrorCode.NOT_READY, "the model is failing", retry_after=5)
-    return {"status": "ready", "model": state.model.info.model_id}
+    return {"status": "ready", "model": state.engine.info.model_id}
 
 
 @router.get("/metrics", include_in_schema=False)

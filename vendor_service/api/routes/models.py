@@ -12,7 +12,7 @@ router = APIRouter(tags=["models"])
 
 @router.get("/v1/models")
 async def list_models(state: State) -> ModelList:
-    info, settings = state.model.info, state.settings
+    info, settings = state.engine.info, state.settings
     card = ModelCard(
         id=info.model_id,
         embedding_dim=info.embedding_dim,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.vendor_service.api.routes.test_embeddings_errors import assert_error
+from tests.support.errors import assert_error
 from tests.vendor_service.conftest import VendorApp, admin_headers
 
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from shared.codec import embedding_from_base64
-from shared.schemas import EmbeddingResponse
+from shared.schemas import EmbeddingResponse, Modality
 from tests.support.redis import PipelineRecorder
 from tests.vendor_service.conftest import MODEL_ID, AppMaker, VendorApp, png_b64
 
@@ -21,7 +21,7 @@ async def test_text_embeddings_are_normalised_and_charged(vendor_app: VendorApp)
     assert response.status_code == 200, response.text
     body = EmbeddingResponse.model_validate_json(response.content)
     vectors = np.array([d.embedding for d in body.data])
-    assert vectors.shape == (3, vendor_app.state.model.info.embedding_dim)
+    assert vectors.shape == (3, vendor_app.state.engine.info.embedding_dim)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(vectors[0], vectors[2], atol=1e-6)
     assert body.model == MODEL_ID
@@ -133,8 +133,9 @@ async def test_a_request_refused_by_the_reserve_never_reaches_the_model(
         warm_up = len(forwards)
         refused = await vendor.embed(api_key, ["a", "b"])  # texts: the reserve is the check
         assert refused.status_code == 402
-        await asyncio.sleep(0.01)  # the cancelled wait leaves the queue on its next step
-        assert forwards[warm_up:] == [] and vendor.state.text_batcher.queued_items == 0
+        await asyncio.sleep(0)  # the cancelled wait's callbacks run on the loop's next turn
+        queued = vendor.state.engine.batchers[Modality.TEXT].queued_items
+        assert forwards[warm_up:] == [] and queued == 0
         assert (await vendor.embed(api_key, ["a"])).status_code == 200
         assert forwards[warm_up:] == [1]
 
@@ -146,7 +147,7 @@ async def test_the_commits_of_one_batch_share_a_round_trip(
     async with make_app(max_wait_ms=200.0, max_batch_size=8, redis_pipelining=pipelining) as vendor:
         key_id, api_key = await vendor.create_key(budget=1000)
         state = vendor.state
-        assert state.rate_limiter.pipeline.pipeliner is state.ledger.pipeliner  # one for both
+        assert state.rate_limiter.pipeliner is state.ledger.pipeliner  # one for both
         recorder = PipelineRecorder(state.ledger.client)
         bodies = [[png_b64(seed=i)] for i in range(8)]
         responses = await asyncio.gather(*(vendor.embed(api_key, b, "image") for b in bodies))

@@ -6,21 +6,14 @@ import base64
 import io
 from typing import Any
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 from PIL import Image
 
 from shared.errors import ErrorBody
+from tests.support.errors import assert_error
 from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
-from vendor_service.ledger import Ledger
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    body = ErrorBody.model_validate_json(response.content)
-    assert body.error.code == code
-    assert "Traceback" not in body.error.message
+from vendor_service.metering import Ledger
 
 
 def jpeg_b64(size: int = 40) -> str:

@@ -11,7 +11,9 @@ import pytest
 import uvicorn
 from starlette.types import Message
 
-from tests.vendor_service.api.routes.test_embeddings_errors import assert_error
+from shared.schemas import Modality
+from tests.support.errors import assert_error
+from tests.support.waiting import until
 from tests.vendor_service.conftest import (
     MODEL_ID,
     AppMaker,
@@ -20,7 +22,7 @@ from tests.vendor_service.conftest import (
     test_settings,
 )
 from tests.vendor_service.models import ControllableModel, controllable_factory
-from vendor_service.app import create_app
+from vendor_service.server.app import create_app
 
 
 async def test_failed_inference_refunds_and_flips_readiness(vendor_app: VendorApp) -> None:
@@ -58,10 +60,12 @@ async def test_full_queue_answers_overloaded(make_app: AppMaker) -> None:
     async with make_app(max_queue_items=4, max_inputs_per_request=4, max_batch_size=2) as vendor:
         key_id, api_key = await vendor.create_key(budget=1000)
         vendor.model.gate.clear()  # hold the forward so the queue fills
+        vendor.model.entered.clear()  # (set by the warm-up's forwards)
         first = asyncio.create_task(vendor.embed(api_key, ["a", "b"]))
-        await asyncio.sleep(0.1)
+        await asyncio.to_thread(vendor.model.entered.wait, 10)  # held inside the forward
         second = asyncio.create_task(vendor.embed(api_key, ["c", "d", "e", "f"]))
-        await asyncio.sleep(0.1)
+        texts = vendor.state.engine.batchers[Modality.TEXT]
+        await until(lambda: texts.queued_items == 4, what="the second request to queue")
         rejected = await vendor.embed(api_key, ["g"])
         assert_error(rejected, 503, "overloaded")
         assert rejected.headers["Retry-After"]
@@ -78,8 +82,9 @@ async def test_replay_while_in_progress_is_409(make_app: AppMaker) -> None:
         _, api_key = await vendor.create_key(budget=1000)
         headers = {"Idempotency-Key": "slow"}
         vendor.model.gate.clear()
+        vendor.model.entered.clear()  # (set by the warm-up's forwards)
         first = asyncio.create_task(vendor.embed(api_key, ["a"], headers=headers))
-        await asyncio.sleep(0.1)
+        await asyncio.to_thread(vendor.model.entered.wait, 10)  # reserved, held in the forward
         again = await vendor.embed(api_key, ["a"], headers=headers)
         assert_error(again, 409, "idempotency_key_in_progress")
         assert again.headers["Retry-After"]
@@ -203,8 +208,11 @@ async def test_uvicorn_tells_the_sale_that_its_caller_hung_up(
             )
             await writer.drain()
             assert await asyncio.to_thread(entered.wait, 10)
+            connections = server.server_state.connections
+            open_before = len(connections)  # this one and the httpx client's keep-alive one
             writer.close()
-            await asyncio.sleep(0.2)  # the server reads the close while the forward runs
+            # The server reads the close while the forward runs: it forgets the connection.
+            await until(lambda: len(connections) == open_before - 1, what="uvicorn to see it")
             release.set()
             for _ in range(100):
                 info = await vendor.key_info(key_id)

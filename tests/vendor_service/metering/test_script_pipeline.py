@@ -1,0 +1,142 @@
+"""ScriptPipeliner against a real Redis: the calls of one turn share a pipeline, and each caller
+still gets exactly its own reply or error."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from tests.support.redis import PipelineRecorder
+from vendor_service.metering.script_pipeline import ScriptPipeliner
+
+# Adds ARGV[1] to a counter and answers with its own argument: each caller can tell its reply,
+# and the counter shows how often a script ran. ARGV[1] == "fail" raises inside Redis.
+_COUNT = """
+if ARGV[1] == 'fail' then return redis.error_reply('ERR asked to fail') end
+redis.call('INCRBY', KEYS[1], 1)
+return ARGV[1]
+"""
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    made = aioredis.from_url(redis_url)
+    yield made
+    await made.aclose()
+
+
+async def loaded_script(client: aioredis.Redis, prefix: str) -> AsyncScript:
+    """The counting script, run once so Redis has it: the pipeline's own case."""
+    script = client.register_script(_COUNT)
+    await script(keys=[prefix + "warm"], args=["warm"])
+    return script
+
+
+def unseen_script(client: aioredis.Redis) -> AsyncScript:
+    """A script Redis has never loaded: it stands for one lost to a restart or SCRIPT FLUSH."""
+    return client.register_script(_COUNT + f"-- {secrets.token_hex(8)}\n")
+
+
+async def test_calls_of_one_turn_share_one_pipeline(
+    client: aioredis.Redis, redis_prefix: str
+) -> None:
+    recorder = PipelineRecorder(client)
+    script = await loaded_script(client, redis_prefix)
+    pipeliner = ScriptPipeliner(client)
+    counter = redis_prefix + "n"
+    replies = await asyncio.gather(
+        *(pipeliner.run(script, [counter], [f"caller-{i}"]) for i in range(8))
+    )
+    assert replies == [f"caller-{i}".encode() for i in range(8)]
+    assert recorder.sizes == [8]
+    assert await client.get(counter) == b"8"
+
+
+async def test_a_lone_call_is_sent_on_its_own(client: aioredis.Redis, redis_prefix: str) -> None:
+    recorder = PipelineRecorder(client)
+    pipeliner = ScriptPipeliner(client)
+    script = client.register_script(_COUNT)
+    assert await pipeliner.run(script, [redis_prefix + "n"], ["one"]) == b"one"
+    assert await pipeliner.run(script, [redis_prefix + "n"], ["two"]) == b"two"
+    assert recorder.sizes == []  # two turns, one call each: no pipeline
+    assert await client.get(redis_prefix + "n") == b"2"
+
+
+async def test_an_error_reaches_only_its_own_caller(
+    client: aioredis.Redis, redis_prefix: str
+) -> None:
+    script = await loaded_script(client, redis_prefix)
+    pipeliner = ScriptPipeliner(client)
+    counter = redis_prefix + "n"
+    replies = await asyncio.gather(
+        *(pipeliner.run(script, [counter], [arg]) for arg in ("a", "fail", "c")),
+        return_exceptions=True,
+    )
+    assert replies[0] == b"a" and replies[2] == b"c"
+    assert isinstance(replies[1], ResponseError) and "asked to fail" in str(replies[1])
+    assert await client.get(counter) == b"2"
+
+
+async def test_a_script_redis_lost_runs_exactly_once(
+    client: aioredis.Redis, redis_prefix: str
+) -> None:
+    loaded = await loaded_script(client, redis_prefix)
+    lost = unseen_script(client)
+    pipeliner = ScriptPipeliner(client)
+    counter = redis_prefix + "n"
+    replies = await asyncio.gather(
+        pipeliner.run(lost, [counter], ["lost-1"]),
+        pipeliner.run(loaded, [counter], ["loaded"]),
+        pipeliner.run(lost, [counter], ["lost-2"]),
+    )
+    assert replies == [b"lost-1", b"loaded", b"lost-2"]
+    assert await client.get(counter) == b"3"  # NOSCRIPT ran nothing; the retries ran once each
+
+
+async def test_a_broken_connection_fails_every_caller_and_hangs_none() -> None:
+    dead = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
+    script = dead.register_script(_COUNT)
+    pipeliner = ScriptPipeliner(dead)
+    for callers in (1, 3):  # alone and pipelined
+        replies = await asyncio.wait_for(
+            asyncio.gather(
+                *(pipeliner.run(script, ["k"], [str(i)]) for i in range(callers)),
+                return_exceptions=True,
+            ),
+            timeout=5,
+        )
+        assert len(replies) == callers
+        assert all(isinstance(reply, RedisConnectionError) for reply in replies)
+    await dead.aclose()
+
+
+async def test_a_caller_that_leaves_before_the_send_sends_nothing(
+    client: aioredis.Redis, redis_prefix: str
+) -> None:
+    script = await loaded_script(client, redis_prefix)
+    pipeliner = ScriptPipeliner(client)
+    counter = redis_prefix + "n"
+
+    async def call(arg: str) -> Any:
+        return await pipeliner.run(script, [counter], [arg])
+
+    leaving = asyncio.ensure_future(call("leaves"))
+    staying = asyncio.ensure_future(call("stays"))
+    await asyncio.sleep(0)  # both queued in this turn
+    leaving.cancel()
+    assert await staying == b"stays"
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    assert await client.get(counter) == b"1"  # it left before the send: never sent

@@ -1,0 +1,44 @@
+"""Key administration without HTTP (the `keys` CLI): the same ledger, opened on Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+
+from shared.redis_server import resolve_redis
+from shared.schemas import CreatedKey, UsageReport
+from vendor_service.metering import Ledger
+from vendor_service.settings import Settings
+
+
+@asynccontextmanager
+async def open_ledger(settings: Settings) -> AsyncIterator[Ledger]:
+    endpoint = resolve_redis(settings.redis_url, settings.data_dir, who="vendor keys")
+    client = aioredis.from_url(endpoint.url, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        yield Ledger(client, settings.redis_prefix, pepper=settings.key_pepper)
+    finally:
+        await client.aclose()
+        endpoint.close()
+
+
+async def create_key(settings: Settings, name: str, budget: int) -> CreatedKey:
+    async with open_ledger(settings) as ledger:
+        return await ledger.create_key(name, budget)
+
+
+async def show_key(settings: Settings, key_id: str) -> UsageReport:
+    async with open_ledger(settings) as ledger:
+        return await ledger.usage(key_id)
+
+
+async def topup_key(settings: Settings, key_id: str, amount: int) -> UsageReport:
+    async with open_ledger(settings) as ledger:
+        return await ledger.topup(key_id, amount)
+
+
+async def revoke_key(settings: Settings, key_id: str) -> UsageReport:
+    async with open_ledger(settings) as ledger:
+        return await ledger.revoke(key_id)

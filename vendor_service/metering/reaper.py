@@ -1,0 +1,29 @@
+"""Lease reaper: every replica periodically refunds reservations whose process died."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import redis.exceptions
+
+from vendor_service.metering.ledger import Ledger
+from vendor_service.metrics import VendorMetrics
+
+log = logging.getLogger(__name__)
+
+
+async def run_reaper(
+    ledger: Ledger, interval_seconds: float, metrics: VendorMetrics | None = None
+) -> None:
+    """Reap expired leases forever (until cancelled); Redis outages are logged, not fatal."""
+    while True:
+        try:
+            refunded = await ledger.reap()
+            if refunded:
+                if metrics is not None:
+                    metrics.refunds.labels("lease_expired").inc(refunded)
+                log.warning("refunded %d reservation(s) whose lease expired", refunded)
+        except redis.exceptions.RedisError as exc:
+            log.warning("lease reaper could not reach Redis: %s", type(exc).__name__)
+        await asyncio.sleep(interval_seconds)
