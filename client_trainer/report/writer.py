@@ -145,7 +145,9 @@ def paired_section(paired: Sequence[PairedComparison]) -> list[str]:
         "",
         "OOD accuracy of the row minus the baseline's, over the (seed, held-out domain) runs"
         " both have; an interval that excludes 0 says the row differs from the baseline at the"
-        " 95 % level (none with fewer than 2 pairs).",
+        " 95 % level (none with fewer than 2 pairs). With few pairs the bootstrap interval is"
+        " too narrow (it sees no more spread than the pairs show): below about 10 pairs, read"
+        " the t interval.",
         "",
     ]
     return lines
