@@ -5,6 +5,7 @@ overrides the same field of the `--config` file."""
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,6 +123,66 @@ def evaluate(
         base = load_config(request.file) if request.file is not None else None
         scores = evaluate_checkpoint(checkpoint, base, request.overrides)
     typer.echo(json.dumps(scores))
+
+
+@app.command()
+@run_config_flags(TRAIN_FLAGS)
+def quote(
+    request: ConfigRequest,
+    methods: Annotated[
+        str | None, typer.Option(help="Quote a table: these methods (all, or a comma list).")
+    ] = None,
+    test_domains: Annotated[
+        str | None, typer.Option(help="Quote a table: these held-out domains (all, or a list).")
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(min=1, help="Quote a table: seeds 0..N-1.")] = None,
+) -> None:
+    """What a job needs from the teacher, what the cache already holds and what the rest costs
+    at the vendor's prices; buys nothing. The job is the `train` run the flags describe, or,
+    with --methods / --test-domains / --seeds, the `table` they describe."""
+    from client_trainer.purchase.quote import plan_job
+    from client_trainer.simulation.jobs import table_configs
+
+    with reported():
+        base = request.load()
+        configs = table_configs(base, methods, test_domains, seeds)
+        plan = plan_job(configs)
+    if plan is None:
+        typer.echo(json.dumps({"runs": len(configs), "cost": 0}))
+        console.print("quote: no run of this job asks the teacher anything")
+        return
+    console.print(plan.quote.describe())
+    typer.echo(json.dumps(plan.quote.to_json()))
+
+
+RunDirectories = Annotated[
+    list[Path], typer.Argument(help="Run directories, or folders holding them (recursive).")
+]
+ReportOut = Annotated[
+    Path | None,
+    typer.Option(help="Where report.md, summary.json and plots go; the first directory if unset."),
+]
+
+
+@app.command()
+def collect(directories: RunDirectories, out: ReportOut = None) -> None:
+    """The table of any finished runs (their results.jsonl): mean ± std over seeds per row and
+    held-out domain, ID and OOD, queries and credits, paired comparisons with ERM and LP-FT,
+    training curves; written as report.md, summary.json and plots."""
+    from client_trainer.report.collect import collect as collect_runs
+    from client_trainer.simulation.summary_table import print_methods
+
+    command = "python -m client_trainer collect " + shlex.join(
+        [*(str(d) for d in directories), *(["--out", str(out)] if out else [])]
+    )
+    with reported():
+        missing = [d for d in directories if not d.exists()]
+        if missing:
+            raise FileNotFoundError(f"no such directory: {missing[0]}")
+        target = out or directories[0]
+        summary = collect_runs(directories, target, command)
+    print_methods(console, summary)
+    typer.echo(str(target / "report.md"))
 
 
 register_simulation(app)  # demo, table, sweep-budget, pretrain-student

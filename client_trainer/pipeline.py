@@ -19,6 +19,7 @@ from client_trainer.progress import RunProgress
 from client_trainer.purchase.distributed import buy_once
 from client_trainer.purchase.session import TeacherSession
 from client_trainer.purchase.tracker import SpendRecord
+from client_trainer.report.results import append_result, card_prices, result_line
 from client_trainer.runs import CHECKPOINT_FILE, default_run_name, run_dir, write_metrics
 from client_trainer.students.registry import create_student
 from client_trainer.train.batches import TrainTargets
@@ -131,7 +132,8 @@ def _run_method(
 
 def train_run(config: RunConfig, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
     """Buy what the method needs, train, select on the source holdouts, evaluate on the
-    target, and write `metrics.json` (+ `checkpoint.pt` when a student was trained).
+    target, and write `metrics.json` (+ `checkpoint.pt` when a student was trained), then
+    append the run's line to `results.jsonl`.
 
     Under torchrun every rank trains its share of each batch and rank 0 alone buys up front,
     evaluates and writes (client_trainer.train.distributed)."""
@@ -149,10 +151,12 @@ def _train_run(
     with RunProgress(config.output.progress and ranks.is_main) as progress:
         task = load_task(config.data, config.train.seed, progress.decode)
         name = config.output.run_name or default_run_name(config, task.test_domain)
+        prices = None
         if uses_teacher:
             with TeacherSession(config.teacher, name, progress.purchase, transport) as session:
                 outcome, bundle = _run_method(config, task, progress, session, ranks)
-                spend = session.record()
+                spend = session.spent()
+                prices = card_prices(session.card())
         else:
             outcome, bundle = _run_method(config, task, progress, None, ranks)
             spend = SpendRecord()
@@ -173,6 +177,7 @@ def _train_run(
         save_checkpoint(directory / CHECKPOINT_FILE, ckpt)
     metrics = _metrics(config, task, outcome, spend, time.perf_counter() - started)
     write_metrics(directory, metrics)
+    append_result(directory, result_line(config, metrics, prices))  # last: the run is finished
     ranks.barrier()
     return RunResult(directory, metrics)
 

@@ -60,8 +60,10 @@ def split_task(
     config: DataConfig,
     seed: int,
     progress: Callable[[int], Tick] | None = None,
+    decoded: ImageSet | None = None,
 ) -> TaskSplit:
-    """Split, then decode each part; `progress(total)` gives a tick for the decoding."""
+    """Split, then decode each part; `progress(total)` gives a tick for the decoding. With
+    `decoded` (every image of `index`, in its order) the parts are its subsets instead."""
     test_domain = config.test_domain or index.domains[0]
     if test_domain not in index.domains:
         raise DataError(f"test domain {test_domain!r} is not one of {list(index.domains)}")
@@ -70,11 +72,15 @@ def split_task(
     )
     if not train:
         raise DataError("no training images left after the holdout")
+    sources = tuple(d for d in index.domains if d != test_domain)
     size = config.image_size
+    if decoded is not None:
+        parts = (decoded.subset(train), decoded.subset(holdout), decoded.subset(target))
+        return TaskSplit(index.classes, sources, test_domain, *parts)
     tick = progress(len(train) + len(holdout) + len(target)) if progress else None
     return TaskSplit(
         index.classes,
-        tuple(d for d in index.domains if d != test_domain),
+        sources,
         test_domain,
         _image_set(index, train, size, tick),
         _image_set(index, holdout, size, tick),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -57,6 +58,7 @@ class TeacherSession:
         self._runner = asyncio.Runner()
         self._redis, self._endpoint = open_redis(config)
         self.tracker = BudgetTracker(self._redis, config.redis_prefix, run_name, config.cap)
+        self._opened = self.tracker.record()  # a run name started again keeps its earlier spend
         self._progress = progress
         self._cache_only, self._prefix = False, config.redis_prefix
         self.client = TeacherClient(
@@ -90,6 +92,7 @@ class TeacherSession:
         return self._run(self.client.card())
 
     def record(self) -> SpendRecord:
+        """What this run name has bought, over every process that ran it."""
         return self.tracker.record()
 
     @contextmanager
@@ -117,6 +120,13 @@ class TeacherSession:
             return torch.empty(0, 0)
         stacked = np.stack([found[q.key] for q in items]).astype(np.float32)
         return F.normalize(torch.from_numpy(stacked), dim=-1)
+
+    def spent(self) -> SpendRecord:
+        """What this session bought and read from the cache: a run redone after a kill counts
+        its own purchases and hits, not its killed attempt's as well."""
+        now, opened = self.tracker.record(), self._opened
+        return SpendRecord(**{f.name: getattr(now, f.name) - getattr(opened, f.name)
+                              for f in fields(SpendRecord)})  # fmt: skip
 
     def acquire(self, modality: Modality, items: list[Query], label: str) -> torch.Tensor:
         if self._cache_only:

@@ -19,9 +19,14 @@ class ResultRow:
     seed: int
     id_acc: float  # accuracy on the source domains' holdouts (model selection split)
     ood_acc: float  # accuracy on the held-out target domain
-    image_queries: int  # image embeddings bought for this run (cache hits excluded)
+    image_queries: int  # image embeddings the run used (bought by it or read from the cache)
     text_queries: int
-    cost: int  # credits charged by the vendor for this run
+    cost: int  # what those queries cost at the vendor's list prices
+    row: str = ""  # table row (report.rows.row_label); "" = the method alone
+
+    @property
+    def label(self) -> str:
+        return self.row or self.method
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,10 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class MethodStats:
-    """A method's accuracy over its runs (domains x seeds): mean and population std."""
+class RowStats:
+    """A table row's accuracy over its runs (domains x seeds): mean and population std."""
 
-    method: str
+    row: str
     runs: int
     id_mean: float
     id_std: float
@@ -80,16 +85,16 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.pstdev(values) if len(values) > 1 else 0.0
 
 
-def method_stats(rows: list[ResultRow]) -> list[MethodStats]:
-    """Per-method aggregates, in METHOD_ORDER then any other method alphabetically."""
-    names = sorted({r.method for r in rows}, key=_method_rank)
+def row_stats(rows: list[ResultRow]) -> list[RowStats]:
+    """Per-row aggregates: rows of methods in METHOD_ORDER, each method's plain row first, then
+    its variants and any other method's rows alphabetically."""
     stats = []
-    for name in names:
-        mine = [r for r in rows if r.method == name]
+    for name in row_order(rows):
+        mine = [r for r in rows if r.label == name]
         id_mean, id_std = _mean_std([r.id_acc for r in mine])
         ood_mean, ood_std = _mean_std([r.ood_acc for r in mine])
         stats.append(
-            MethodStats(
+            RowStats(
                 name,
                 len(mine),
                 id_mean,
@@ -112,8 +117,16 @@ def _seed_std(rows: list[ResultRow]) -> float:
     return statistics.pstdev(per_seed) if len(per_seed) > 1 else 0.0
 
 
-def _method_rank(name: str) -> tuple[int, str]:
-    return (METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER), name)
+def row_order(rows: list[ResultRow]) -> list[str]:
+    """The rows' labels in table order."""
+    method_of = {r.label: r.method for r in rows}
+
+    def rank(label: str) -> tuple[int, str, bool, str]:
+        method = method_of[label]
+        known = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+        return (known, method, label != method, label)
+
+    return sorted(method_of, key=rank)
 
 
 def queries_to_reach(sweep: list[SweepRow], strategy: str, target_ood: float) -> int | None:

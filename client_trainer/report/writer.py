@@ -1,28 +1,45 @@
-"""Write summary.json, report.md and the plots of one experiment into its run directory."""
+"""Write summary.json, report.md and the plots of one experiment into its output folder."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import orjson
 
-from client_trainer.report.plots import plot_budget_sweep, plot_methods
-from client_trainer.report.records import Summary, method_stats, queries_to_reach, sweep_curve
+from client_trainer.report.curves import row_curves
+from client_trainer.report.paired import PairedComparison, paired_comparisons
+from client_trainer.report.plots import plot_budget_sweep, plot_curves, plot_methods
+from client_trainer.report.records import (
+    Summary,
+    queries_to_reach,
+    row_order,
+    row_stats,
+    sweep_curve,
+)
 
 
-def write_report(summary: Summary, out_dir: Path, command: str) -> Path:
-    """Everything a reader needs, produced by `command` (quoted in the report)."""
+def write_report(
+    summary: Summary, out_dir: Path, command: str, runs: Sequence[tuple[Path, str]] = ()
+) -> Path:
+    """Everything a reader needs, produced by `command` (quoted in the report); `runs` are
+    (run directory, table row) pairs whose log.jsonl curves are plotted."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_bytes(
-        orjson.dumps(summary.to_json(), option=orjson.OPT_INDENT_2)
-    )
+    paired = paired_comparisons(summary.results, row_order(summary.results))
+    data = summary.to_json() | {"paired_ood": [asdict(c) for c in paired]}
+    (out_dir / "summary.json").write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     plots = []
     if summary.results:
         plots.append(plot_methods(summary, out_dir / "methods.png"))
     if summary.budget_sweep:
         plots.append(plot_budget_sweep(summary, out_dir / "budget_sweep.png", _ceiling(summary)))
+    curves = row_curves([d for d, _ in runs], [r for _, r in runs])
+    if curves:
+        plots.append(plot_curves(curves, out_dir / "curves.png"))
     report = out_dir / "report.md"
-    report.write_text(render_markdown(summary, command, [p.name for p in plots]))
+    text = render_markdown(summary, command, [p.name for p in plots], paired)
+    report.write_text(text)
     return report
 
 
@@ -33,9 +50,13 @@ def _ceiling(summary: Summary) -> float | None:
     return sum(r.ood_acc for r in rows) / len(rows) if rows else None
 
 
-def render_markdown(summary: Summary, command: str, plots: list[str]) -> str:
+def render_markdown(
+    summary: Summary, command: str, plots: list[str], paired: Sequence[PairedComparison] = ()
+) -> str:
     lines = ["# Experiment report", "", f"Produced by `{command}`.", ""]
     lines += methods_table(summary)
+    lines += paired_section(paired)
+    lines += mixed_section(summary)
     lines += sweep_section(summary)
     lines += [f"![{name}]({name})" for name in plots]
     return "\n".join(lines) + "\n"
@@ -50,12 +71,12 @@ def methods_table(summary: Summary) -> list[str]:
         f"## Methods (held-out domains: {', '.join(domains)}; seeds: {len(seeds)})",
         "",
         "| method | runs | ID acc (%) | OOD acc (%) | OOD seed std | image queries | text queries"
-        " | cost |",
+        " | credits |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for s in method_stats(summary.results):
+    for s in row_stats(summary.results):
         lines.append(
-            f"| {s.method} | {s.runs} | {100 * s.id_mean:.1f} ± {100 * s.id_std:.1f} "
+            f"| {s.row} | {s.runs} | {100 * s.id_mean:.1f} ± {100 * s.id_std:.1f} "
             f"| {100 * s.ood_mean:.1f} ± {100 * s.ood_std:.1f} | {100 * s.ood_seed_std:.1f} "
             f"| {s.image_queries} "
             f"| {s.text_queries} | {s.cost} |"
@@ -63,7 +84,9 @@ def methods_table(summary: Summary) -> list[str]:
     lines += [
         "",
         "Mean ± std over held-out domains and seeds; `OOD seed std` is the std over seeds of"
-        " each seed's mean over the held-out domains.",
+        " each seed's mean over the held-out domains. Queries are what the row's runs used, bought"
+        " or read from the cache an earlier run filled; credits are those queries at the vendor's"
+        " list prices: what the row costs on its own.",
         "",
     ]
     lines += per_domain_table(summary, domains)
@@ -71,16 +94,71 @@ def methods_table(summary: Summary) -> list[str]:
 
 
 def per_domain_table(summary: Summary, domains: list[str]) -> list[str]:
-    lines = ["| method | " + " | ".join(f"OOD {d}" for d in domains) + " |"]
-    lines.append("|---|" + "---|" * len(domains))
-    for s in method_stats(summary.results):
-        cells = []
-        for d in domains:
-            rows = [
-                r.ood_acc for r in summary.results if r.method == s.method and r.test_domain == d
-            ]
-            cells.append(f"{100 * sum(rows) / len(rows):.1f}" if rows else "–")
-        lines.append(f"| {s.method} | " + " | ".join(cells) + " |")
+    """OOD, then ID (its source holdouts), per held-out domain: mean ± std over seeds."""
+    lines = []
+    for kind in ("OOD", "ID"):
+        lines.append("| method | " + " | ".join(f"{kind} {d}" for d in domains) + " |")
+        lines.append("|---|" + "---|" * len(domains))
+        for s in row_stats(summary.results):
+            cells = []
+            for d in domains:
+                rows = [r for r in summary.results if r.label == s.row and r.test_domain == d]
+                cells.append(_mean_std_cell([r.ood_acc if kind == "OOD" else r.id_acc
+                                             for r in rows]))  # fmt: skip
+            lines.append(f"| {s.row} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return [*lines, "Per held-out domain: mean ± std over seeds; ID is the accuracy on the"
+            " source domains' holdouts of the runs that held that domain out.", ""]  # fmt: skip
+
+
+def _mean_std_cell(values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{100 * mean:.1f}"
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def _points(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:+.1f}"
+
+
+def paired_section(paired: Sequence[PairedComparison]) -> list[str]:
+    if not paired:
+        return []
+    lines = [
+        "## Paired comparison with ERM and LP-FT (OOD)",
+        "",
+        "| row | against | pairs | mean difference (points) | 95 % CI, paired t"
+        " | 95 % CI, paired bootstrap |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in paired:
+        lines.append(
+            f"| {c.row} | {c.baseline} | {c.pairs} | {_points(c.mean_diff)} "
+            f"| [{_points(c.t_low)}, {_points(c.t_high)}] "
+            f"| [{_points(c.boot_low)}, {_points(c.boot_high)}] |"
+        )
+    lines += [
+        "",
+        "OOD accuracy of the row minus the baseline's, over the (seed, held-out domain) runs"
+        " both have; an interval that excludes 0 says the row differs from the baseline at the"
+        " 95 % level (none with fewer than 2 pairs). With few pairs the bootstrap interval is"
+        " too narrow (it sees no more spread than the pairs show): below about 10 pairs, read"
+        " the t interval.",
+        "",
+    ]
+    return lines
+
+
+def mixed_section(summary: Summary) -> list[str]:
+    mixed: dict[str, list[str]] = summary.meta.get("mixed_settings") or {}
+    if not mixed:
+        return []
+    lines = ["## Rows that average different settings", ""]
+    lines += [f"- {row}: runs differ in {', '.join(fields)}" for row, fields in mixed.items()]
     return [*lines, ""]
 
 
@@ -117,5 +195,5 @@ def full_budget_ood(summary: Summary) -> float | None:
     ]
     if full:
         return sum(full) / len(full)
-    adip = [s for s in method_stats(summary.results) if s.method == "vl2v-adip"]
+    adip = [s for s in row_stats(summary.results) if s.row == "vl2v-adip"]
     return adip[0].ood_mean if adip else None

@@ -1,7 +1,9 @@
-"""`make demo`: the whole simulation on one machine, nothing configured.
+"""`demo`, `table` and `sweep-budget`: an experiment from its runs to its report.
 
-World -> vendor -> buy the clean-view embeddings once -> every method on every held-out
-domain -> the query-budget sweep -> `report.md`, `summary.json` and plots in the out dir.
+On the offline world (the default; `make demo`): world -> vendor -> quote and buy the clean
+embeddings once -> every method on every held-out domain -> the query-budget sweep. On a data
+set of the user's own (`--data-root`): the same runs against the vendor the config names.
+Either way the report is `collect`'s, over the experiment's run directories.
 """
 
 from __future__ import annotations
@@ -9,17 +11,29 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from rich.console import Console
 
-from client_trainer.pipeline import buy_embeddings
-from client_trainer.report import Summary, write_report
+from client_trainer.config import RunConfig
+from client_trainer.report import Summary
+from client_trainer.report.collect import collect
 from client_trainer.report.records import METHOD_ORDER
-from client_trainer.simulation.experiments import SweepPlan, run_sweep, run_table
+from client_trainer.simulation.dataset_session import dataset_session
+from client_trainer.simulation.experiments import (
+    SweepPlan,
+    ceiling_spec,
+    run_experiment,
+    sweep_specs,
+    table_specs,
+)
+from client_trainer.simulation.jobs import check_domains
 from client_trainer.simulation.profiles import client_profile
-from client_trainer.simulation.runner import auto_workers
-from client_trainer.simulation.session import SessionConfig, simulation_session
+from client_trainer.simulation.runner import RunSpec, auto_workers
+from client_trainer.simulation.session import Session, SessionConfig, simulation_session
 from client_trainer.simulation.summary_table import print_methods
 
 console = Console(stderr=True)
@@ -27,56 +41,79 @@ console = Console(stderr=True)
 
 @dataclass(frozen=True)
 class DemoConfig:
-    session: SessionConfig = field(default_factory=SessionConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)  # out dir, world, vendor
     seeds: tuple[int, ...] = (0,)  # seeds of the method table
     methods: tuple[str, ...] = METHOD_ORDER  # methods of the table
+    test_domains: tuple[str, ...] = ()  # held-out domains of the table; () = every domain
+    table: bool = True  # run the method table
     sweep: bool = True  # run the query-budget sweep after the table
-    sweep_domain: str | None = None  # held-out domain of the sweep; None = the last domain
-    workers: int = 0  # runs side by side in processes; 0 = one per core (runner.auto_workers)
+    sweep_plan: SweepPlan = field(default_factory=lambda: SweepPlan(""))  # "" = last domain
+    workers: int = 0  # runs side by side in processes; 0 = one per core or GPU (auto_workers)
+    max_cost: int | None = None  # refuse to buy when the quote is above this many credits
+    dataset: RunConfig | None = None  # base config of a data set of the user's own; None = world
+    overrides: dict[str, Any] = field(default_factory=dict)  # flags over the world's recipe
 
 
 def announce(message: str) -> None:
     console.print(f"[bold cyan]>[/bold cyan] {message}")
 
 
+@contextmanager
+def _session(config: DemoConfig) -> Iterator[Session]:
+    if config.dataset is not None:
+        with dataset_session(config.dataset, config.session.out_dir, announce) as session:
+            yield session
+        return
+    with simulation_session(config.session, announce, config.overrides) as session:
+        yield session
+
+
+def sweep_plan(config: DemoConfig, session: Session) -> SweepPlan:
+    """The sweep as asked, on the last domain unless one was named."""
+    wanted = config.sweep_plan.test_domain or session.domains[-1]
+    return replace(config.sweep_plan, test_domain=check_domains((wanted,), session.domains)[0])
+
+
+def experiment_specs(config: DemoConfig, session: Session) -> list[RunSpec]:
+    specs = []
+    if config.table:
+        domains = check_domains(config.test_domains, session.domains)
+        specs += table_specs(domains, config.methods, config.seeds, session.tag)
+    if config.sweep:
+        plan = sweep_plan(config, session)
+        if not config.table:
+            specs.append(ceiling_spec(plan, session.tag))
+        specs += sweep_specs(plan, session.tag)
+    return specs
+
+
 def run_demo(config: DemoConfig, command: str | None = None) -> Summary:
     started = time.perf_counter()
-    out = config.session.out_dir
-    with simulation_session(config.session, announce) as session:
+    with _session(config) as session:
         workers = config.workers or auto_workers(session.base)
-        announce("client: buying one clean-view embedding per image, and the class prompts")
-        buy_embeddings(session.base.with_overrides({"output.run_name": f"{session.tag}prebuy"}))
-        results = run_table(
-            session.base,
-            session.domains,
-            config.methods,
-            config.seeds,
-            announce,
-            session.prices,
-            session.tag,
-            workers,
-        )
-        sweep = []
-        if config.sweep:
-            domain = config.sweep_domain or session.domains[-1]
-            plan = SweepPlan(domain, seed=config.seeds[0])
-            sweep = run_sweep(session.base, plan, announce, session.tag, workers)
-    summary = Summary(results, sweep, _meta(config, session.base.public_dict(), started))
-    report = write_report(summary, out, command or _command())
+        specs = experiment_specs(config, session)
+        run_experiment(session.base, specs, announce, workers, config.max_cost, session.tag)
+        meta = _meta(config, session, started)
+    summary = collect([session.base.output.out_dir], config.session.out_dir,
+                      command or _command(), meta)  # fmt: skip
     print_methods(console, summary)
-    announce(f"report: {report}  (summary.json and plots beside it)")
+    announce(f"report: {config.session.out_dir / 'report.md'}  (summary.json and plots beside it)")
     return summary
 
 
-def _meta(config: DemoConfig, base: dict[str, object], started: float) -> dict[str, object]:
-    return {
+def _meta(config: DemoConfig, session: Session, started: float) -> dict[str, object]:
+    meta: dict[str, object] = {
         "wall_s": round(time.perf_counter() - started, 1),
-        "profile": config.session.profile,
-        "recipe": asdict(client_profile(config.session.profile).recipe),
         "seeds": list(config.seeds),
         "workers": config.workers or "auto",
-        "base_config": base,
+        "base_config": session.base.public_dict(),
     }
+    if config.dataset is None:
+        meta["profile"] = config.session.profile
+        meta["recipe"] = asdict(client_profile(config.session.profile).recipe)
+    if config.sweep:
+        meta["sweep_domain"] = sweep_plan(config, session).test_domain
+    return meta
 
 
 def _command() -> str:

@@ -1,50 +1,32 @@
-"""The experiments of the simulation: the method table and the query-budget sweep.
+"""The experiments: the method table and the query-budget sweep, as lists of client runs.
 
 Each point is one ordinary client run (`train_run`), so every number here comes from the same
 code path a user's `python -m client_trainer train` takes, buying through the same cache.
+Before any run starts, the experiment is quoted (what it needs, what the cache holds, what the
+rest costs), refused if that is above `--max-cost`, and what it needs is bought once, in this
+process, so runs side by side never buy the same embedding twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from client_trainer.config import RunConfig
-from client_trainer.report import ResultRow, SweepRow
-from client_trainer.simulation.runner import RunSpec, run_specs
-from client_trainer.simulation.session import Prices
+from client_trainer.purchase.quote import Quote, buy_planned, plan_job
+from client_trainer.simulation.runner import RunSpec, pending, run_specs
 
 Announce = Callable[[str], None]  # one line per run, so progress is visible between bars
 
 
-def _queries(metrics: dict[str, Any]) -> tuple[int, int]:
-    """(image, text) queries the run used: bought now, or earlier and read from the cache."""
-    return (
-        int(metrics["image_queries"]) + int(metrics.get("image_cache_hits", 0)),
-        int(metrics["text_queries"]) + int(metrics.get("text_cache_hits", 0)),
-    )
-
-
-def run_table(
-    base: RunConfig,
-    domains: Iterable[str],
-    methods: Iterable[str],
-    seeds: Iterable[int],
-    announce: Announce,
-    prices: Prices,
-    tag: str = "",
-    workers: int = 1,
-) -> list[ResultRow]:
-    """Every method on every held-out domain and seed (leave-one-domain-out).
-
-    Queries and cost are what the run used, whether bought now or read from the cache that an
-    earlier run filled: what the method costs on its own, at the vendor's list prices. `tag`
-    prefixes run names, so each simulation keeps its own spend records. `workers` > 1 runs the
-    runs side by side in processes (the rows are the same, in the same order).
-    """
-    points = [(seed, domain, method) for seed in seeds for domain in domains for method in methods]
-    specs = [
+def table_specs(
+    domains: Iterable[str], methods: Iterable[str], seeds: Iterable[int], tag: str = ""
+) -> list[RunSpec]:
+    """Every method on every held-out domain and seed (leave-one-domain-out). `tag` prefixes
+    run names, so each experiment keeps its own run directories and spend records."""
+    domains, methods = list(domains), list(methods)
+    return [
         RunSpec(
             f"{method} | held-out {domain} | seed {seed}",
             {
@@ -54,16 +36,10 @@ def run_table(
                 "output.run_name": f"{tag}table-{domain}-{method}-s{seed}",
             },
         )
-        for seed, domain, method in points
+        for seed in seeds
+        for domain in domains
+        for method in methods
     ]
-    rows = []
-    for (seed, domain, method), m in zip(
-        points, run_specs(base, specs, announce, workers), strict=True
-    ):
-        images, texts = _queries(m)
-        cost = prices.cost(images, texts)
-        rows.append(ResultRow(method, domain, seed, m["id_acc"], m["ood_acc"], images, texts, cost))
-    return rows
 
 
 @dataclass(frozen=True)
@@ -75,23 +51,17 @@ class SweepPlan:
     seed: int = 0
 
 
-def run_sweep(
-    base: RunConfig, plan: SweepPlan, announce: Announce, tag: str = "", workers: int = 1
-) -> list[SweepRow]:
-    """VL2V-ADiP at each budget for each selection strategy, then each target policy.
-
-    With every image bought the strategy cannot matter and the policy is `clean`, so that run
-    is trained once and reported for each of them.
-    """
+def sweep_specs(plan: SweepPlan, tag: str = "") -> list[RunSpec]:
+    """VL2V-ADiP at each budget for each selection strategy, then each target policy. With
+    every image bought the strategy cannot matter and the policy is `clean`: that run is one
+    run (the table's own, when the table has it)."""
     common = {"data.test_domain": plan.test_domain, "train.method": "vl2v-adip",
               "train.seed": plan.seed}  # fmt: skip
     name = f"{tag}sweep-{plan.test_domain}"
     specs = [RunSpec(f"sweep: every image bought | held-out {plan.test_domain}",
                      {**common, "output.run_name": f"{name}-full"})]  # fmt: skip
-    points: list[tuple[str, float]] = []
     for strategy in plan.strategies:
         for fraction in (f for f in plan.fractions if f < 1.0):
-            points.append((strategy, fraction))
             overrides = {
                 "teacher.image_fraction": fraction,
                 "teacher.selection": strategy,
@@ -100,19 +70,52 @@ def run_sweep(
             label = f"sweep: {strategy} {fraction:.0%} | held-out {plan.test_domain}"
             specs.append(RunSpec(label, {**common, **overrides}))
     for policy in plan.policies:
-        points.append((f"policy:{policy}", 1.0))
         overrides = {"teacher.targets": policy, "output.run_name": f"{name}-{policy}"}
         label = f"sweep: targets {policy} | held-out {plan.test_domain}"
         specs.append(RunSpec(label, {**common, **overrides}))
-    full, *others = run_specs(base, specs, announce, workers)
-    rows = [_sweep_row(s, 1.0, full, plan) for s in plan.strategies]
-    rows.append(_sweep_row("policy:clean", 1.0, full, plan))
-    rows += [_sweep_row(s, f, m, plan) for (s, f), m in zip(points, others, strict=True)]
-    return rows
+    return specs
 
 
-def _sweep_row(strategy: str, fraction: float, m: dict[str, Any], plan: SweepPlan) -> SweepRow:
-    images, _ = _queries(m)
-    return SweepRow(
-        strategy, fraction, images, m["id_acc"], m["ood_acc"], plan.test_domain, plan.seed
-    )
+def ceiling_spec(plan: SweepPlan, tag: str = "") -> RunSpec:
+    """The teacher's zero-shot accuracy on the sweep's domain: the ceiling line of its plot."""
+    return table_specs((plan.test_domain,), ("zero-shot",), (plan.seed,), tag)[0]
+
+
+class CostAboveLimit(ValueError):
+    """The quote of an experiment is above the `--max-cost` the user allows."""
+
+
+def quote_and_buy(
+    base: RunConfig,
+    specs: Sequence[RunSpec],
+    announce: Announce,
+    max_cost: int | None,
+    tag: str,
+) -> Quote | None:
+    """Quote the runs still to run; refuse above `max_cost`; buy what they need up front."""
+    plan_of = pending(base, specs)
+    plan = plan_job([plan_of.configs[i] for i in plan_of.to_run])
+    if plan is None:
+        announce("quote: no run left to run asks the teacher anything; nothing to buy")
+        return None
+    announce(plan.quote.describe())
+    if max_cost is not None and plan.quote.cost > max_cost:
+        raise CostAboveLimit(
+            f"the quote ({plan.quote.cost:,} credits) is above --max-cost {max_cost:,}:"
+            " nothing was bought; raise --max-cost, or run fewer seeds, domains or methods"
+        )
+    buy_planned(base, plan, f"{tag}prebuy")
+    return plan.quote
+
+
+def run_experiment(
+    base: RunConfig,
+    specs: Sequence[RunSpec],
+    announce: Announce,
+    workers: int,
+    max_cost: int | None = None,
+    tag: str = "",
+) -> list[dict[str, Any]]:
+    """Quote, buy, then run every spec not finished yet; each spec's results line."""
+    quote_and_buy(base, specs, announce, max_cost, tag)
+    return run_specs(base, specs, announce, workers)

@@ -3,14 +3,13 @@ a vendor with an API key, and the base run config that ties them together."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
+from typing import Any
 
 from client_trainer.config import RunConfig
 from client_trainer.simulation.profiles import client_profile
@@ -18,7 +17,6 @@ from client_trainer.simulation.recipe import base_config
 from client_trainer.simulation.vendor_access import VendorPlan, vendor_access
 from client_trainer.simulation.world import prepare_client_world
 from shared.redis_server import resolve_redis
-from shared.schemas import ModelList
 
 Announce = Callable[[str], None]
 
@@ -51,33 +49,31 @@ class SessionConfig:
 
 
 @dataclass(frozen=True)
-class Prices:
-    """The vendor's list prices (credits per item), from GET /v1/models."""
-
-    image: int
-    text: int
-
-    def cost(self, images: int, texts: int) -> int:
-        return images * self.image + texts * self.text
-
-
-@dataclass(frozen=True)
 class Session:
-    base: RunConfig  # every run of the simulation starts from this config
+    base: RunConfig  # every run of the experiment starts from this config
     domains: tuple[str, ...]
-    prices: Prices
-    tag: str  # prefixes the simulation's run names: its own run directories and spend records
+    tag: str  # prefixes the experiment's run names: its own run directories and spend records
 
 
-def list_prices(vendor_url: str) -> Prices:
-    response = httpx.get(f"{vendor_url}/v1/models", timeout=30)
-    response.raise_for_status()
-    card = ModelList.model_validate(response.json()).data[0]
-    return Prices(card.price_per_image, card.price_per_text)
+def experiment_tag(out_dir: Path) -> str:
+    """The run-name prefix of an experiment: the same for every run into `out_dir` (so a
+    rerun finds its finished runs), different for another out dir (its own spend records)."""
+    digest = hashlib.sha256(str(out_dir.resolve()).encode()).hexdigest()
+    return f"{digest[:8]}-"
+
+
+# Where the simulation decides: a flag for these fields changes how it reaches the vendor
+# and Redis (SessionConfig), not the base config its runs start from.
+CONNECTION_FIELDS = ("teacher.vendor_url", "teacher.api_key", "teacher.redis_url",
+                     "teacher.redis_prefix")  # fmt: skip
 
 
 @contextmanager
-def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Session]:
+def simulation_session(
+    config: SessionConfig, announce: Announce, overrides: dict[str, Any] | None = None
+) -> Iterator[Session]:
+    """The world, a Redis and a vendor; the runs' base config is the world's recipe with
+    `overrides` (dotted fields the user set) on top."""
     announce("world: generating (or reusing) the task data and the pretrained student")
     profile = client_profile(config.profile)
     world = prepare_client_world(config.artifacts, profile)
@@ -101,6 +97,8 @@ def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Se
                 (world.student, world.student_weights),
                 config.out_dir / "runs",
             ).with_overrides(
+                {k: v for k, v in (overrides or {}).items() if k not in CONNECTION_FIELDS}
+            ).with_overrides(
                 {
                     "teacher.vendor_url": vendor.base_url,
                     "teacher.api_key": vendor.api_key,
@@ -108,8 +106,6 @@ def simulation_session(config: SessionConfig, announce: Announce) -> Iterator[Se
                     "teacher.redis_prefix": config.client_prefix,
                 }
             )
-            prices = list_prices(vendor.base_url)
-            tag = time.strftime("%Y%m%d-%H%M%S-")
-            yield Session(base, world.domains, prices, tag)
+            yield Session(base, world.domains, experiment_tag(config.out_dir))
     finally:
         redis.close()

@@ -25,7 +25,7 @@ N_IMAGES = len(DOMAINS) * len(CLASSES) * 6
 FULL_COST = N_IMAGES * 10 + len(CLASSES)
 
 
-@pytest.mark.parametrize("command", ["buy", "train", "evaluate"])
+@pytest.mark.parametrize("command", ["buy", "train", "evaluate", "quote"])
 def test_every_flag_is_documented_in_help(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0

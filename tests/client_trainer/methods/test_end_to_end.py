@@ -12,6 +12,7 @@ import pytest
 from client_trainer.config import RunConfig
 from client_trainer.methods import METHODS
 from client_trainer.pipeline import evaluate_checkpoint, train_run
+from client_trainer.report.results import RESULTS_FILE, last_result
 from client_trainer.runs import CHECKPOINT_FILE, read_metrics
 from tests.client_trainer.tree import CLASSES
 from tests.support.live_vendor import LiveVendor
@@ -50,6 +51,13 @@ def test_every_method_trains_and_evaluates_in_seconds(
     assert metrics["image_queries"] == expected_images
     assert metrics["text_queries"] == (len(CLASSES) if needs.text else 0)
     assert metrics["cost"] == expected_images * 10 + metrics["text_queries"]
+    line = last_result(result.directory / RESULTS_FILE)
+    assert line is not None and line["row"] == method and line["config"] == metrics["config"]
+    assert (line["id_acc"], line["ood_acc"]) == (metrics["id_acc"], metrics["ood_acc"])
+    assert line["image_queries"] == expected_images
+    assert line["list_cost"] == metrics["cost"]  # all bought now: used = bought
+    asks = needs.text or needs.train_images or needs.eval_images
+    assert line["prices"] == ({"image": 10, "text": 1} if asks else None)
     if method == "zero-shot":
         assert not (result.directory / CHECKPOINT_FILE).exists()
         return

@@ -75,3 +75,21 @@ def test_reading_the_cache_only_never_buys_and_counts_nothing(session: TeacherSe
             read = session.texts(("dog", "big_cat"), ensemble=False)
         assert session.record() == before  # nothing bought, no cache hit counted
     assert torch.equal(read, bought)
+
+
+def test_spent_counts_this_session_while_record_counts_the_run_name(
+    vendor: LiveVendor, redis_url: str, redis_prefix: str
+) -> None:
+    """A run started again under its name (after a kill) reports what it used itself."""
+    _, api_key = vendor.create_key(100_000)
+    config = TeacherConfig.model_validate(
+        {"vendor_url": vendor.base_url, "api_key": api_key, "redis_url": redis_url,
+         "redis_prefix": redis_prefix}
+    )  # fmt: skip
+    with TeacherSession(config, "redone") as first:
+        first.texts(("big_cat",), ensemble=False)
+    with TeacherSession(config, "redone") as again:
+        again.texts(("big_cat", "dog"), ensemble=False)
+        spent, record = again.spent(), again.record()
+    assert (spent.texts, spent.text_hits, spent.cost) == (1, 1, 1)  # dog bought, big cat read
+    assert (record.texts, record.text_hits, record.cost) == (2, 1, 2)  # both sessions

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from client_trainer.report import ResultRow, Summary, SweepRow, write_report
-from client_trainer.report.records import method_stats, queries_to_reach
+from client_trainer.report.records import queries_to_reach, row_stats
 
 
 def _summary() -> Summary:
@@ -20,8 +20,8 @@ def _summary() -> Summary:
     return Summary(results, sweep, {"vendor_model": "m"})
 
 
-def test_method_stats_mean_and_std() -> None:
-    stats = {s.method: s for s in method_stats(_summary().results)}
+def test_row_stats_mean_and_std() -> None:
+    stats = {s.row: s for s in row_stats(_summary().results)}
     assert list(stats) == ["zero-shot", "vl2v-adip"]
     assert abs(stats["vl2v-adip"].ood_mean - 0.7) < 1e-9
     assert abs(stats["vl2v-adip"].ood_std - 0.1) < 1e-9
@@ -54,5 +54,5 @@ def test_seed_std_is_over_per_seed_means() -> None:
         for seed, oods in [(0, (0.6, 0.8)), (1, (0.8, 1.0))]
         for d, ood in zip(("a", "b"), oods, strict=True)
     ]
-    (stats,) = method_stats(rows)
+    (stats,) = row_stats(rows)
     assert abs(stats.ood_seed_std - 0.1) < 1e-9  # seed means 0.7 and 0.9

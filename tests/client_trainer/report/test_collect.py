@@ -1,0 +1,95 @@
+"""collect: the table, sweep, paired comparisons and curves of any run directories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client_trainer.config import RunConfig
+from client_trainer.report.collect import collect
+from client_trainer.report.results import append_result, result_line
+
+PRICES = (10, 1)
+
+
+def _run(root: Path, name: str, ood: float, **fields: Any) -> Path:
+    """A finished run directory: its results line (and nothing else)."""
+    config = RunConfig().with_overrides({"output.run_name": name, **fields})
+    metrics = {"test_domain": config.data.test_domain, "id_acc": 0.9, "ood_acc": ood,
+               "image_queries": 5, "image_cache_hits": 95, "text_queries": 7, "cost": 57,
+               "wall_s": 1.0}  # fmt: skip
+    directory = root / name
+    directory.mkdir(parents=True)
+    append_result(directory, result_line(config, metrics, PRICES))
+    return directory
+
+
+def _log(directory: Path, losses: list[float], accs: dict[int, float]) -> None:
+    """A log.jsonl as the training loop writes it (fixture)."""
+    with (directory / "log.jsonl").open("w") as file:
+        for step, loss in enumerate(losses, start=1):
+            record: dict[str, Any] = {"step": step, "stage": "train", "stage_step": step,
+                                      "loss": loss, "loss_terms": {}, "lr": 1e-3,
+                                      "images_per_s": 100.0}  # fmt: skip
+            if step in accs:
+                record["holdout_acc"] = accs[step]
+            file.write(json.dumps(record) + "\n")
+        file.write('{"step": 9, "loss": ')  # a kill mid-line is skipped
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    root = tmp_path / "runs"
+    for seed, (erm, adip) in enumerate([(0.70, 0.74), (0.60, 0.66)]):
+        for domain in ("photo", "sketch"):
+            common = {"data.test_domain": domain, "train.seed": seed}
+            e = _run(root, f"erm-{domain}-{seed}", erm, **common, **{"train.method": "erm"})
+            a = _run(root / "nested", f"adip-{domain}-{seed}", adip, **common)
+            _log(e, [2.0, 1.5, 1.0], {2: 0.5, 3: 0.7})
+            _log(a, [-0.2, -0.5, -0.7], {3: 0.8})
+    sweep = {"data.test_domain": "sketch", "train.seed": 0}
+    _run(root, "sweep-5", 0.5, **sweep, **{"teacher.image_fraction": 0.05})
+    _run(root, "sweep-views", 0.8, **sweep, **{"teacher.targets": "views:4"})
+    return root
+
+
+def test_collect_writes_table_sweep_paired_and_curves(runs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    summary = collect([runs], out, "python -m client_trainer collect runs")
+    rows = {(r.label, r.test_domain, r.seed) for r in summary.results}
+    assert ("erm", "photo", 1) in rows and ("vl2v-adip [views:4]", "sketch", 0) in rows
+    assert len(summary.results) == 9  # the 5 % run is a sweep point, not a table row
+    assert all(r.cost == 100 * 10 + 7 for r in summary.results)  # used queries, list prices
+    sweep = {(p.strategy, p.budget): p.ood_acc for p in summary.budget_sweep}
+    assert sweep == {("random", 0.05): 0.5, ("random", 1.0): 0.74, ("policy:clean", 1.0): 0.74,
+                     ("policy:views:4", 1.0): 0.8}  # fmt: skip
+    data = json.loads((out / "summary.json").read_text())
+    (vs_erm,) = [c for c in data["paired_ood"] if c["row"] == "vl2v-adip"]
+    assert vs_erm["pairs"] == 4 and vs_erm["mean_diff"] == pytest.approx(0.05)
+    report = (out / "report.md").read_text()
+    assert "| vl2v-adip | erm | 4 | +5.0 |" in report
+    assert "![curves.png](curves.png)" in report
+    for png in ("methods.png", "budget_sweep.png", "curves.png"):
+        assert (out / png).read_bytes().startswith(b"\x89PNG")
+
+
+def test_runs_of_the_same_config_count_once_and_mixed_rows_are_flagged(
+    runs: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy"
+    _run(copy, "erm-photo-0", 0.70, **{"data.test_domain": "photo", "train.method": "erm"})
+    _run(copy, "erm-faster", 0.10, **{"data.test_domain": "cartoon", "train.method": "erm",
+                                       "train.lr": 1e-3})  # fmt: skip
+    summary = collect([runs, copy], tmp_path / "out", "collect")
+    erm = [r for r in summary.results if r.label == "erm"]
+    assert len(erm) == 5  # 4 + the cartoon run; the copy of erm-photo-0 counts once
+    assert summary.meta["mixed_settings"] == {"erm": ["train.lr"]}
+    assert "- erm: runs differ in train.lr" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_nothing_to_collect_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no finished run"):
+        collect([tmp_path], tmp_path / "out", "collect")

@@ -1,0 +1,40 @@
+"""row_label: the method, plus the variant knobs that make another table row."""
+
+from __future__ import annotations
+
+import pytest
+
+from client_trainer.config import RunConfig
+from client_trainer.report.rows import row_label
+
+
+def _label(**fields: object) -> str:
+    return row_label(RunConfig().with_overrides(fields))
+
+
+@pytest.mark.parametrize(
+    ("fields", "label"),
+    [
+        ({"train.method": "erm"}, "erm"),
+        ({"train.method": "erm", "train.erm_variant": "linear-probe"}, "erm [linear-probe]"),
+        ({"train.method": "vl2v-adip", "teacher.targets": "per-step"}, "vl2v-adip [per-step]"),
+        ({"train.method": "kd", "teacher.targets": "views:4"}, "kd [views:4]"),
+        (
+            {"train.method": "vl2v-adip", "teacher.image_fraction": 0.05,
+             "teacher.selection": "k-center"},
+            "vl2v-adip [images:0.05 k-center]",
+        ),
+        ({"train.method": "kd", "train.swad": True, "teacher.prompt_ensemble": True},
+         "kd [prompt ensemble, swad]"),
+    ],
+)  # fmt: skip
+def test_labels(fields: dict[str, object], label: str) -> None:
+    assert _label(**fields) == label
+
+
+def test_a_knob_the_method_does_not_use_is_no_row() -> None:
+    # ERM buys no targets and LP-FT has no ERM variant: the same row as their defaults.
+    assert _label(**{"train.method": "erm", "teacher.targets": "per-step"}) == "erm"
+    assert _label(**{"train.method": "lp-ft", "train.erm_variant": "linear-probe"}) == "lp-ft"
+    # Hyperparameters are not rows (collect says when a row mixes them).
+    assert _label(**{"train.method": "vl2v-adip", "train.lr": 1e-3}) == "vl2v-adip"
