@@ -53,6 +53,11 @@ class VendorMetrics:
             "vendor_refunds", "Reservations refunded, by reason", ["reason"], registry=r
         )
         self.replays = Counter("vendor_idempotent_replays", "Stored responses replayed", registry=r)
+        self.unreplicated = Counter(
+            "vendor_commits_unreplicated",
+            "Commits (and admin writes) delivered before the replicas VENDOR_REDIS_WAIT_REPLICAS "
+            "asks for had them: the charges a failover can lose", registry=r,
+        )  # fmt: skip
 
     def render(self) -> bytes:
         if not os.environ.get(MULTIPROC_ENV):

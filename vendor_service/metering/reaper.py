@@ -1,4 +1,9 @@
-"""Lease reaper: every replica periodically refunds reservations whose process died."""
+"""Lease reaper: every replica periodically refunds reservations whose process died.
+
+Each round, one replica claims the reaping (a key that lives one interval) and walks every
+API key's leases, on whichever Redis node they are (`Ledger.reap`); the others skip it. So
+the work per interval is the same with one replica or twenty.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ async def run_reaper(
     """Reap expired leases forever (until cancelled); Redis outages are logged, not fatal."""
     while True:
         try:
-            refunded = await ledger.reap()
+            refunded = await ledger.reap() if await ledger.claim_reaping(interval_seconds) else 0
             if refunded:
                 if metrics is not None:
                     metrics.refunds.labels("lease_expired").inc(refunded)

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
+from shared.redis_connection import connect_async
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.metering import Ledger, Replay, Reservation, Standing
 from vendor_service.metering.script_pipeline import ScriptPipeliner
@@ -16,12 +16,13 @@ from vendor_service.metering.script_pipeline import ScriptPipeliner
 
 @pytest.fixture(params=[False, True], ids=["alone", "pipelined"])
 async def ledger(
-    request: pytest.FixtureRequest, redis_url: str, redis_prefix: str
+    request: pytest.FixtureRequest, each_redis_url: str, each_redis_prefix: str
 ) -> AsyncIterator[Ledger]:
-    """Every test twice: each script sent on its own, and the calls of a turn pipelined."""
-    client = aioredis.from_url(redis_url)
+    """Every test four times: each script sent on its own, and the calls of a turn pipelined;
+    on one Redis server and on a Redis Cluster."""
+    client = connect_async(each_redis_url)
     pipeliner = ScriptPipeliner(client) if request.param else None
-    yield Ledger(client, redis_prefix, lease_seconds=30, pipeliner=pipeliner)
+    yield Ledger(client, each_redis_prefix, lease_seconds=30, pipeliner=pipeliner)
     await client.aclose()
 
 
