@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import redis
 import redis.asyncio as aioredis
+from redis import exceptions as errors
 from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
 from redis.cluster import ClusterNode
 
@@ -28,6 +29,21 @@ CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> 
 
 SyncRedis = redis.Redis | redis.RedisCluster
 AsyncRedis = aioredis.Redis | aioredis.RedisCluster
+
+# Errors that say Redis (or the part of a cluster that holds a key) cannot answer now: a lost
+# connection, a time-out, a cluster failing over (CLUSTERDOWN, TRYAGAIN, redirections that
+# outlived the client's retries, a write that reached a replica being demoted), a slot no
+# node serves. Not a wrong command: a caller may retry later.
+OUTAGES: tuple[type[Exception], ...] = (
+    errors.ConnectionError,
+    errors.TimeoutError,
+    errors.ClusterError,
+    errors.TryAgainError,
+    errors.AskError,
+    errors.ReadOnlyError,
+    errors.SlotNotCoveredError,
+    errors.RedisClusterUnreachableError,
+)
 
 
 @dataclass(frozen=True)

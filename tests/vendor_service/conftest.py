@@ -111,3 +111,20 @@ def make_app(redis_url: str, redis_prefix: str) -> AppMaker:
 async def vendor_app(make_app: AppMaker) -> AsyncIterator[VendorApp]:
     async with make_app() as running:
         yield running
+
+
+@pytest.fixture
+def each_make_app(each_redis_url: str, each_redis_prefix: str) -> AppMaker:
+    """`make_app`, once on one Redis server and once on the Redis Cluster."""
+
+    def make(**overrides: Any) -> AbstractAsyncContextManager[VendorApp]:
+        return running_app(test_settings(each_redis_url, each_redis_prefix, **overrides))
+
+    return make
+
+
+@pytest.fixture
+async def each_vendor_app(each_make_app: AppMaker) -> AsyncIterator[VendorApp]:
+    """`vendor_app`, once on one Redis server and once on the Redis Cluster."""
+    async with each_make_app() as running:
+        yield running

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import redis.exceptions
+from redis import exceptions as redis_errors
 
+from shared.redis_connection import OUTAGES
 from vendor_service.metering.ledger import Ledger
 from vendor_service.metrics import VendorMetrics
 
 log = logging.getLogger(__name__)
+_REDIS_FAILURES = (*OUTAGES, redis_errors.RedisError)
 
 
 async def run_reaper(
@@ -29,6 +31,6 @@ async def run_reaper(
                 if metrics is not None:
                     metrics.refunds.labels("lease_expired").inc(refunded)
                 log.warning("refunded %d reservation(s) whose lease expired", refunded)
-        except redis.exceptions.RedisError as exc:
+        except _REDIS_FAILURES as exc:
             log.warning("lease reaper could not reach Redis: %s", type(exc).__name__)
         await asyncio.sleep(interval_seconds)
