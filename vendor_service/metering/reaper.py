@@ -17,7 +17,7 @@ from vendor_service.metering.ledger import Ledger
 from vendor_service.metrics import VendorMetrics
 
 log = logging.getLogger(__name__)
-_REDIS_FAILURES = (*OUTAGES, redis_errors.RedisError)
+_REDIS_FAILURES: tuple[type[Exception], ...] = (*OUTAGES, redis_errors.RedisError)
 
 
 async def run_reaper(
