@@ -144,11 +144,36 @@ class LocalCluster:
                 return next(node for node in self.nodes if node.port == int(master[1]))
         raise LookupError(f"no master serves slot {slot}")
 
+    def replica_of(self, master: Node) -> Node:
+        """The live node that replicates `master` now."""
+        master_id = _node_id(master)
+        for node in self.nodes:
+            if node.alive and node is not master:
+                with node.client() as client:
+                    replication = client.info("replication")
+                if replication.get("master_port") == master.port and _node_id(node) != master_id:
+                    return node
+        raise LookupError(f"{master.address} has no live replica")
+
+    def pause(self, node: Node) -> None:
+        """SIGSTOP: the node neither answers nor replicates until `resume`."""
+        assert node.process is not None
+        node.process.send_signal(signal.SIGSTOP)
+
+    def resume(self, node: Node) -> None:
+        assert node.process is not None
+        node.process.send_signal(signal.SIGCONT)
+
     def kill(self, node: Node) -> None:
-        """SIGKILL: the node stops at once, as a crashed host would."""
+        """SIGKILL: the node stops at once, as a crashed host would (a paused one too)."""
         if node.process is not None and node.process.poll() is None:
             node.process.send_signal(signal.SIGKILL)
             node.process.wait(timeout=10)
+
+    def restart(self, node: Node, timeout: float = 30.0) -> None:
+        """Start a killed node again on its port and data: it rejoins as a replica."""
+        self._launch(node, *redis_server_binary())
+        _wait(partial(_pings, node), timeout, f"node {node.address} to answer")
 
     def stop(self) -> None:
         for node in self.nodes:

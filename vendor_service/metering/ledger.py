@@ -40,7 +40,7 @@ from vendor_service.metering.api_keys import (
     parse_api_key,
     secret_matches,
 )
-from vendor_service.metering.replication import ReplicaWait, queue_wait
+from vendor_service.metering.replication import ReplicaWait, node_name, queue_wait
 from vendor_service.metering.script_pipeline import ScriptPipeliner, load_script, run_script
 from vendor_service.metering.trust import TrustedKeys
 
@@ -329,11 +329,16 @@ class Ledger:
         """An admin write to `key` (one pipeline), followed by WAIT when replicas are asked."""
         pipe = self.client.pipeline(transaction=False)
         queue(pipe)
-        if self.wait is not None:
-            await queue_wait(pipe, self.client, key, self.wait)
+        wait = self.wait
+        node = node_name(self.client, key)
+        if wait is None or not wait.worth_waiting(node):
+            await pipe.execute()
+            if wait is not None:
+                wait.unreplicated()
+            return
+        await queue_wait(pipe, self.client, key, wait)
         replies = await pipe.execute()
-        if self.wait is not None:
-            self.wait.check(replies[-1])
+        wait.check(replies[-1], node)
 
 
 def check_prefix(prefix: str) -> None:

@@ -9,14 +9,18 @@ addressed to the node that serves the written key's slot.
 
 A WAIT that comes back short does not undo the write (the master has it, and the buyer has
 been served or is about to be): it is counted (`vendor_commits_unreplicated`) and logged, and
-the docs say such charges are the ones a failover can still lose.
+the docs say such charges are the ones a failover can still lose. A master that fell short
+(its replica is down, or it was just promoted and has none yet) is not waited on again for a
+second: its writes meanwhile are counted as unreplicated at once, instead of each waiting out
+the timeout, and the next write after that second asks again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -28,23 +32,40 @@ log = logging.getLogger(__name__)
 WAIT_AUTO = "auto"
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReplicaWait:
     """Wait for `replicas` replicas, at most `timeout_ms`, after a write; `short` is told the
-    number that did acknowledge when fewer did."""
+    number that did acknowledge when fewer did (0 for a write not waited on, see above)."""
 
     replicas: int
     timeout_ms: int
     short: Callable[[int], None] | None = None
+    retry_seconds: float = 1.0
+    _fell_short: dict[str, float] = field(default_factory=dict)  # node -> monotonic until
 
-    def check(self, acknowledged: Any) -> None:
-        """WAIT's reply (or the error in its place) against what was asked."""
+    def worth_waiting(self, node: str) -> bool:
+        """False for a second after `node` fell short."""
+        until = self._fell_short.get(node)
+        return until is None or until <= time.monotonic()
+
+    def check(self, acknowledged: Any, node: str = "", writes: int = 1) -> None:
+        """WAIT's reply on `node` (or the error in its place) against what was asked, for the
+        `writes` writes it followed."""
         count = acknowledged if isinstance(acknowledged, int) else 0
-        if count < self.replicas:
-            log.warning("a write reached %d of %d replicas within %d ms",
-                        count, self.replicas, self.timeout_ms)  # fmt: skip
-            if self.short is not None:
-                self.short(count)
+        if count >= self.replicas:
+            self._fell_short.pop(node, None)
+            return
+        log.warning("a write on %s reached %d of %d replicas within %d ms; its writes count as "
+                    "unreplicated for %.0f s", node or "Redis", count, self.replicas,
+                    self.timeout_ms, self.retry_seconds)  # fmt: skip
+        self._fell_short[node] = time.monotonic() + self.retry_seconds
+        for _ in range(writes):
+            self.unreplicated(count)
+
+    def unreplicated(self, count: int = 0) -> None:
+        """A write that `count` replicas acknowledged, fewer than asked."""
+        if self.short is not None:
+            self.short(count)
 
 
 async def queue_wait(pipe: Any, client: AsyncRedis, key: str, wait: ReplicaWait) -> None:

@@ -16,10 +16,11 @@ share one slot, so each call has one node), one write and one read per node, all
 once; a call redirected by MOVED or ASK (a slot moving, a failover) is resent to its new node,
 and one that still fails reaches its caller as an error, never as another caller's reply.
 
-A call may ask for replicas (`ReplicaWait`, a commit under VENDOR_REDIS_WAIT_REPLICAS): the
-pipeline then ends with WAIT on each node that took such a call, on the same connection as
-its writes, and its callers are answered once the replicas have them (or the wait timed out,
-which `ReplicaWait.check` reports).
+A call may ask for replicas (`ReplicaWait`, a commit under VENDOR_REDIS_WAIT_REPLICAS): such
+calls go down a pipeline of their own per node, ending with WAIT on the same connection as
+their writes, sent at the same time as the turn's other calls, so a slow WAIT holds up only
+the calls that asked for it. Their callers are answered once the replicas have the writes
+(or the wait timed out, which `ReplicaWait.check` reports).
 
 Each caller still gets its own script's reply or error. A script that Redis has lost
 (a restart, SCRIPT FLUSH) did not run: it is sent again through its `Script`, which loads it.
@@ -112,47 +113,77 @@ class ScriptPipeliner:
             await _send_pipeline(self.client, calls)
 
 
+@dataclass
+class _Group:
+    """Calls sent down one pipeline: one node's calls that wait for replicas (`wait` set), or
+    every other call of the turn."""
+
+    calls: list[_Call]
+    node: str = ""
+    wait: ReplicaWait | None = None
+
+
 async def _send_pipeline(client: AsyncRedis, calls: list[_Call], reload: bool = True) -> None:
-    """Send `calls` as one pipeline (per node on a cluster), WAIT last where asked, and
-    settle every caller. Scripts Redis has lost are loaded and their calls sent once more."""
+    """Send `calls` and settle every caller: one pipeline (per node on a cluster) for the calls
+    that wait for no replica, and one per node, WAIT last, for those that do, all at once, so
+    a node's WAIT holds up only its own calls. Scripts Redis has lost are loaded and their
+    calls sent once more, in the order they were queued."""
+    sent = await asyncio.gather(*(_send_group(client, g, reload) for g in _groups(client, calls)))
+    lost = sorted((call for group in sent for call in group), key=calls.index)
+    if lost:  # they did not run: load them, run them again
+        try:
+            for source in dict.fromkeys(call.script.script for call in lost):
+                await client.script_load(source)
+        except Exception as exc:  # noqa: BLE001 - every caller gets the error, none hangs
+            for call in lost:
+                _settle(call.reply, exc)
+            return
+        await _send_pipeline(client, lost, reload=False)
+
+
+def _groups(client: AsyncRedis, calls: list[_Call]) -> list[_Group]:
+    plain = _Group([])
+    waiting: dict[str, _Group] = {}
+    for call in calls:
+        node = node_name(client, str(call.keys[0])) if _asks_replicas(call) else ""
+        if call.wait is not None and _asks_replicas(call) and call.wait.worth_waiting(node):
+            waiting.setdefault(node, _Group([], node, call.wait)).calls.append(call)
+        else:
+            plain.calls.append(call)
+    return [group for group in (plain, *waiting.values()) if group.calls]
+
+
+async def _send_group(client: AsyncRedis, group: _Group, reload: bool) -> list[_Call]:
+    """One pipeline; settles its callers and returns the calls whose script Redis had lost
+    (when `reload`), unsettled."""
+    calls = group.calls
     try:
         pipe = client.pipeline(transaction=False)
         for call in calls:
             pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-        waits = await _queue_waits(pipe, client, calls)
+        if group.wait is not None:
+            await queue_wait(pipe, client, str(calls[0].keys[0]), group.wait)
         replies = await pipe.execute(raise_on_error=False)
     except Exception as exc:  # noqa: BLE001 - every caller gets the error, none hangs
         for call in calls:
             _settle(call.reply, exc)
-        return
-    for (wait, waiting), acknowledged in zip(waits, replies[len(calls) :], strict=True):
-        for _ in waiting:
-            wait.check(acknowledged)
+        return []
+    ran = [not isinstance(reply, Exception) for reply in replies[: len(calls)]]
+    if group.wait is not None:
+        group.wait.check(replies[-1], group.node, writes=sum(ran))
+    for call, done in zip(calls, ran, strict=True):
+        if done and call.wait is not None and _asks_replicas(call) and group.wait is None:
+            call.wait.unreplicated()  # its node fell short a moment ago: not waited on
     lost = [call for call, reply in zip(calls, replies, strict=False)
-            if isinstance(reply, NoScriptError) and reload]  # fmt: skip
+            if reload and isinstance(reply, NoScriptError)]  # fmt: skip
     for call, reply in zip(calls, replies, strict=False):
         if call not in lost:
             _settle(call.reply, reply)
-    if lost:  # they did not run: load them, run them again, in the order they were queued
-        for source in dict.fromkeys(call.script.script for call in lost):
-            await client.script_load(source)
-        await _send_pipeline(client, lost, reload=False)
+    return lost
 
 
-async def _queue_waits(
-    pipe: Any, client: AsyncRedis, calls: list[_Call]
-) -> list[tuple[ReplicaWait, list[_Call]]]:
-    """One WAIT per node that took a call asking for replicas, after all the scripts; returns
-    each WAIT's calls, in the order the WAITs were queued."""
-    by_node: dict[str, tuple[ReplicaWait, list[_Call]]] = {}
-    for call in calls:
-        if call.wait is not None and call.wait.replicas > 0:
-            key = str(call.keys[0])
-            entry = by_node.setdefault(node_name(client, key), (call.wait, []))
-            if not entry[1]:
-                await queue_wait(pipe, client, key, call.wait)
-            entry[1].append(call)
-    return list(by_node.values())
+def _asks_replicas(call: _Call) -> bool:
+    return call.wait is not None and call.wait.replicas > 0
 
 
 async def _alone(call: _Call) -> Any:

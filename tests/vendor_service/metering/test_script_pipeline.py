@@ -181,3 +181,21 @@ async def test_a_call_that_asks_for_replicas_is_answered_after_wait(
     assert replies == [counter.encode() for counter in counters]
     replicated = isinstance(client, aioredis.RedisCluster)
     assert shortfalls == ([] if replicated else [0] * len(counters))
+
+
+async def test_a_node_that_fell_short_is_not_waited_on_again_at_once(
+    client: AsyncRedis, redis_prefix: str
+) -> None:
+    """Without a replica (the one test server) the first write waits and falls short; the next
+    one is not waited on (counted as unreplicated at once). With replicas both are waited on."""
+    recorder = PipelineRecorder(client)
+    script = await loaded_script(client, redis_prefix)
+    shortfalls: list[int] = []
+    wait = ReplicaWait(1, 20, short=shortfalls.append, retry_seconds=60)
+    for i in range(2):
+        await run_script(script, [redis_prefix + "n"], [str(i)], None, wait)
+    waits = [sum(args[0] == "WAIT" for args in sent) for sent in recorder.sent]
+    if isinstance(client, aioredis.RedisCluster):
+        assert (waits, shortfalls) == ([1, 1], [])
+    else:
+        assert (waits, shortfalls) == ([1, 0], [0, 0])
