@@ -48,6 +48,11 @@ class VendorMetrics:
             "vendor_ready_workers", "Serving processes warmed up and ready", registry=r,
             multiprocess_mode="livesum",  # with VENDOR_WORKERS: how many workers are ready
         )  # fmt: skip
+        self.worker_device = Gauge(
+            "vendor_worker_device", "1 per ready serving worker, by its index and the device "
+            "its model runs on", ["worker", "device"], registry=r,
+            multiprocess_mode="livesum",  # a worker that stops leaves the sum
+        )  # fmt: skip
         self.spend = Counter("vendor_spend_credits", "Credits committed", registry=r)
         self.refunds = Counter(
             "vendor_refunds", "Reservations refunded, by reason", ["reason"], registry=r

@@ -94,9 +94,11 @@ class Settings(BaseSettings):
         description="torch's seed before the model is built, so random weights match across "
         "replicas.",
     )
-    device: Literal["auto", "cpu", "cuda"] = Field(
+    device: str = Field(
         default="auto",
-        description="Where forward passes run: auto (cuda when present), cpu or cuda.",
+        description="Where forward passes run: auto (cuda when present), cpu, cuda or "
+        "cuda:<index>. On auto or cuda with several workers, worker i runs on GPU i (cuda:i, "
+        "i modulo the GPUs).",
     )
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         default="auto",
@@ -134,12 +136,17 @@ class Settings(BaseSettings):
         "default: 700); 0 leaves the collector alone. After warm-up everything alive (torch, "
         "the model, every module) is frozen out of later collections.",
     )
-    workers: int = Field(
-        default=1,
-        ge=1,
-        le=64,
+    workers: Literal["auto"] | int = Field(
+        default="auto",
         description="HTTP worker processes of `serve`, each with its own event loop, GIL and "
-        "model; one Redis for all.",
+        "model; one Redis for all. auto: one per GPU (worker i on GPU i), 1 without a GPU.",
+    )
+    worker_index: int = Field(
+        default=0,
+        ge=0,
+        le=63,
+        description="Which of `serve`'s workers this process is, named in /readyz and "
+        "/metrics; `serve` sets it for each worker (0 alone).",
     )
 
     # --- dynamic batching -----------------------------------------------------------------
@@ -309,6 +316,20 @@ class Settings(BaseSettings):
     def _check_wait_replicas(cls, value: str | int) -> str | int:
         if isinstance(value, int) and not 0 <= value <= 16:
             raise ValueError("VENDOR_REDIS_WAIT_REPLICAS is auto or a number of replicas, 0-16")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", value):
+            raise ValueError(f"VENDOR_DEVICE is auto, cpu, cuda or cuda:<index>, not {value!r}")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _check_workers(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and not 1 <= value <= 64:
+            raise ValueError("VENDOR_WORKERS is auto or a number of processes, 1-64")
         return value
 
     @field_validator("rate_limit_requests", "rate_limit_items")

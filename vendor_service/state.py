@@ -20,6 +20,7 @@ class VendorState:
     ledger: Ledger
     rate_limiter: KeyRateLimiter
     engine: Engine  # the model, its threads and both batchers
+    device: str = "cpu"  # where this worker's model runs (VENDOR_DEVICE resolved)
 
     @property
     def ready(self) -> bool:

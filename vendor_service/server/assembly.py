@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from shared.redis_connection import AsyncRedis, connect_async
 from shared.redis_server import RedisEndpoint, resolve_redis
+from vendor_service.engine.devices import gpu_count, worker_device
 from vendor_service.engine.engine import Engine
 from vendor_service.engine.model import ModelFactory
 from vendor_service.metering import Ledger, run_reaper
@@ -40,7 +41,8 @@ async def serving_state(
     try:
         await state.engine.warm_up()
         metrics.ready.set(1)
-        log.info("warm-up done; ready")
+        metrics.worker_device.labels(str(settings.worker_index), state.device).set(1)
+        log.info("warm-up done; worker %d ready on %s", settings.worker_index, state.device)
         yield state
     finally:
         reaper.cancel()
@@ -103,11 +105,13 @@ async def build_state(
     log.info("model %s loaded; prices: image %d, text %d credits", engine.info.model_id,
              settings.price_per_image, settings.price_per_text)  # fmt: skip
     engine.start()
-    return VendorState(settings, metrics, client, ledger, limiter, engine)
+    device = worker_device(settings, settings.worker_index, gpu_count())
+    return VendorState(settings, metrics, client, ledger, limiter, engine, device)
 
 
 async def shutdown(state: VendorState, endpoint: RedisEndpoint) -> None:
     state.metrics.ready.set(0)
+    state.metrics.worker_device.labels(str(state.settings.worker_index), state.device).set(0)
     await state.engine.stop()
     await state.redis.aclose()
     if isinstance(state.redis, aioredis.Redis):
