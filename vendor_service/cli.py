@@ -1,8 +1,11 @@
-"""`python -m vendor_service serve | keys create|show|topup|revoke`: thin calls into the library."""
+"""`python -m vendor_service serve | keys create|show|topup|revoke|migrate`: thin calls into the
+library."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from typing import Annotated, Any
 
 import typer
@@ -123,6 +126,14 @@ def keys_topup(key_id: str, amount: Annotated[int, typer.Option(min=1)]) -> None
 def keys_revoke(key_id: str) -> None:
     """Revoke a key, effective at once."""
     _print(_run(accounts.revoke_key(load_settings(), key_id)))
+
+
+@keys.command("migrate")
+def keys_migrate() -> None:
+    """Move accounts kept under untagged key names (<prefix>key:<id>) to the tagged ones the
+    ledger reads ({<id>}); holds in flight are refunded. Run with the vendor stopped."""
+    migrated = _run(accounts.migrate_ledger(load_settings()))
+    typer.echo(json.dumps(dataclasses.asdict(migrated)))  # type: ignore[call-overload]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from shared.redis_connection import connect_async
 from shared.redis_server import resolve_redis
 from shared.schemas import CreatedKey, UsageReport
 from vendor_service.metering import Ledger
+from vendor_service.metering.migration import Migrated, migrate_untagged
 from vendor_service.metering.replication import ReplicaWait, resolve_wait
 from vendor_service.settings import Settings
 
@@ -44,3 +45,8 @@ async def topup_key(settings: Settings, key_id: str, amount: int) -> UsageReport
 async def revoke_key(settings: Settings, key_id: str) -> UsageReport:
     async with open_ledger(settings) as ledger:
         return await ledger.revoke(key_id)
+
+
+async def migrate_ledger(settings: Settings) -> Migrated:
+    async with open_ledger(settings) as ledger:
+        return await migrate_untagged(ledger)
