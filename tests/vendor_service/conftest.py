@@ -97,14 +97,17 @@ async def running_app(settings: Settings) -> AsyncIterator[VendorApp]:
 AppMaker = Callable[..., AbstractAsyncContextManager[VendorApp]]
 
 
-@pytest.fixture
-def make_app(redis_url: str, redis_prefix: str) -> AppMaker:
-    """`async with make_app(max_batch_size=4) as vendor:` -> an app with those settings."""
-
+def app_maker(redis_url: str, redis_prefix: str) -> AppMaker:
     def make(**overrides: Any) -> AbstractAsyncContextManager[VendorApp]:
         return running_app(test_settings(redis_url, redis_prefix, **overrides))
 
     return make
+
+
+@pytest.fixture
+def make_app(redis_url: str, redis_prefix: str) -> AppMaker:
+    """`async with make_app(max_batch_size=4) as vendor:` -> an app with those settings."""
+    return app_maker(redis_url, redis_prefix)
 
 
 @pytest.fixture
@@ -116,11 +119,7 @@ async def vendor_app(make_app: AppMaker) -> AsyncIterator[VendorApp]:
 @pytest.fixture
 def each_make_app(each_redis_url: str, each_redis_prefix: str) -> AppMaker:
     """`make_app`, once on one Redis server and once on the Redis Cluster."""
-
-    def make(**overrides: Any) -> AbstractAsyncContextManager[VendorApp]:
-        return running_app(test_settings(each_redis_url, each_redis_prefix, **overrides))
-
-    return make
+    return app_maker(each_redis_url, each_redis_prefix)
 
 
 @pytest.fixture
