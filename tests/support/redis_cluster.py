@@ -321,4 +321,5 @@ def _node_id(node: Node) -> str:
 
 def _knows(node: Node, node_id: str) -> bool:
     with node.client() as client:
-        return node_id.encode() in client.execute_command("CLUSTER NODES")
+        nodes = client.execute_command("CLUSTER NODES")  # parsed by redis-py: address -> info
+    return any(info.get("node_id") == node_id for info in nodes.values())

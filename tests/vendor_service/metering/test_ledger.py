@@ -198,6 +198,33 @@ async def test_expired_lease_is_reaped_and_cannot_commit(ledger: Ledger) -> None
     assert isinstance(await short.reserve(key.key_id, 40, 4, 0, "idem-3", "fp"), Reservation)
 
 
+async def test_the_reaper_refunds_expired_holds_of_every_key_wherever_they_live(
+    ledger: Ledger,
+) -> None:
+    """Twelve keys (on the cluster: spread over its three masters), each with a dead hold."""
+    short = short_lease(ledger, 0.1)
+    keys = [await short.create_key(f"k{i}", 100) for i in range(12)]
+    for key in keys:
+        assert isinstance(await short.reserve(key.key_id, 10, 1, 0), Reservation)
+    await asyncio.sleep(0.25)
+    assert await ledger.reap() == len(keys)
+    for key in keys:
+        assert await books(ledger, key.key_id) == (100, 0, 0, 100)
+    assert await ledger.reap() == 0
+
+
+async def test_one_process_reaps_per_round(ledger: Ledger) -> None:
+    other = Ledger(ledger.client, ledger.prefix)
+    assert await ledger.claim_reaping(30)
+    assert not await other.claim_reaping(30)
+    assert not await ledger.claim_reaping(30)
+
+
+def test_a_prefix_with_a_brace_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="must not contain"):
+        Ledger(ledger.client, "vendor{x}:")
+
+
 async def test_topup_and_unknown_key(ledger: Ledger) -> None:
     key = await ledger.create_key("a", 5)
     assert (await ledger.topup(key.key_id, 7)).budget == 12
