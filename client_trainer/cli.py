@@ -21,11 +21,13 @@ from client_trainer.config import RunConfig, load_config
 from client_trainer.config_flags import ConfigRequest, pick, run_config_flags
 from client_trainer.data.domainbed import DataError
 from client_trainer.pipeline import buy_embeddings, evaluate_checkpoint, train_run
+from client_trainer.purchase.session import CacheMiss
 from client_trainer.purchase.tracker import SpendCapReached
 from client_trainer.registry import UnknownName
 from client_trainer.simulation.cli import register as register_simulation
 from client_trainer.students.registry import StudentError, create_student
 from client_trainer.teacher.errors import TeacherError
+from client_trainer.train.distributed import is_main_process
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True)
@@ -41,7 +43,7 @@ EVALUATE_FLAGS = pick("data", "train.seed", "train.device")
 # Bad input, a vendor that refuses or cannot be reached, a spend cap: one line and exit code 2.
 RUN_ERRORS = (
     TeacherError, SpendCapReached, DataError, StudentError, UnknownName, KeyError, ValueError,
-    FileNotFoundError, redis.RedisError,
+    FileNotFoundError, redis.RedisError, CacheMiss,
 )  # fmt: skip
 
 
@@ -100,11 +102,12 @@ def train(request: ConfigRequest) -> None:
     """Train (and evaluate) one method on one held-out domain; writes metrics.json."""
     with reported():
         config = request.load()
-        if not request.chose("student.name"):
+        if not request.chose("student.name") and is_main_process():
             announce_default_student(config)
         result = train_run(config)
-    summary = {k: result.metrics[k] for k in TRAIN_SUMMARY}
-    typer.echo(json.dumps(summary | {"run_dir": str(result.directory)}))
+    if is_main_process():  # under torchrun, rank 0 speaks for the run
+        summary = {k: result.metrics[k] for k in TRAIN_SUMMARY}
+        typer.echo(json.dumps(summary | {"run_dir": str(result.directory)}))
 
 
 @app.command()

@@ -16,7 +16,7 @@ from client_trainer.data.splits import TaskSplit, load_task
 from client_trainer.methods import MethodInputs, MethodOutcome, get_method, text_logits
 from client_trainer.methods.base import TeacherBundle
 from client_trainer.progress import RunProgress
-from client_trainer.purchase.bundle import buy_bundle
+from client_trainer.purchase.distributed import buy_once
 from client_trainer.purchase.session import TeacherSession
 from client_trainer.purchase.tracker import SpendRecord
 from client_trainer.runs import CHECKPOINT_FILE, default_run_name, run_dir, write_metrics
@@ -24,6 +24,7 @@ from client_trainer.students.registry import create_student
 from client_trainer.train.batches import TrainTargets
 from client_trainer.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from client_trainer.train.device import pick_device, seed_everything, set_threads
+from client_trainer.train.distributed import Ranks, launched
 from client_trainer.train.evaluate import accuracy, eval_features
 from client_trainer.train.precision import resolve_precision
 
@@ -106,15 +107,16 @@ def _run_method(
     task: TaskSplit,
     progress: RunProgress,
     session: TeacherSession | None,
+    ranks: Ranks,
 ) -> tuple[MethodOutcome, TeacherBundle]:
     method = get_method(config.train.method)
     bundle = (
-        buy_bundle(session, task, method.needs, config)
+        buy_once(session, task, method.needs, config, ranks)  # under torchrun: rank 0 buys
         if session is not None
         else TeacherBundle(None, TrainTargets("none"))
     )
-    seed_everything(config.train.seed)
-    device = pick_device(config.train.device)
+    seed_everything(ranks.seed(config.train.seed))
+    device = ranks.device
     inputs = MethodInputs(
         task,
         bundle,
@@ -129,21 +131,35 @@ def _run_method(
 
 def train_run(config: RunConfig, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
     """Buy what the method needs, train, select on the source holdouts, evaluate on the
-    target, and write `metrics.json` (+ `checkpoint.pt` when a student was trained)."""
+    target, and write `metrics.json` (+ `checkpoint.pt` when a student was trained).
+
+    Under torchrun every rank trains its share of each batch and rank 0 alone buys up front,
+    evaluates and writes (client_trainer.train.distributed)."""
+    with launched(config.train.device, config.train.batch_per_domain) as ranks:
+        return _train_run(config, transport, ranks)
+
+
+def _train_run(
+    config: RunConfig, transport: httpx.AsyncBaseTransport | None, ranks: Ranks
+) -> RunResult:
     started = time.perf_counter()
     set_threads(config.train.threads)
     needs = get_method(config.train.method).needs
     uses_teacher = needs.text or needs.train_images or needs.eval_images
-    with RunProgress(config.output.progress) as progress:
+    with RunProgress(config.output.progress and ranks.is_main) as progress:
         task = load_task(config.data, config.train.seed, progress.decode)
         name = config.output.run_name or default_run_name(config, task.test_domain)
         if uses_teacher:
             with TeacherSession(config.teacher, name, progress.purchase, transport) as session:
-                outcome, bundle = _run_method(config, task, progress, session)
+                outcome, bundle = _run_method(config, task, progress, session, ranks)
                 spend = session.record()
         else:
-            outcome, bundle = _run_method(config, task, progress, None)
+            outcome, bundle = _run_method(config, task, progress, None, ranks)
             spend = SpendRecord()
+    if not ranks.is_main:  # rank 0 writes; the others wait for it, then end
+        ranks.barrier()
+        directory = config.output.out_dir / name
+        return RunResult(directory, _metrics(config, task, outcome, spend, 0.0))
     directory = run_dir(config, name)
     if outcome.model is not None:
         ckpt = Checkpoint(
@@ -157,6 +173,7 @@ def train_run(config: RunConfig, transport: httpx.AsyncBaseTransport | None = No
         save_checkpoint(directory / CHECKPOINT_FILE, ckpt)
     metrics = _metrics(config, task, outcome, spend, time.perf_counter() - started)
     write_metrics(directory, metrics)
+    ranks.barrier()
     return RunResult(directory, metrics)
 
 

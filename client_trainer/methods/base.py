@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -12,6 +13,7 @@ from torch import nn
 
 from client_trainer.config import RunConfig
 from client_trainer.data.splits import TaskSplit
+from client_trainer.train import distributed
 from client_trainer.train.batches import BatchSource, TrainTargets
 from client_trainer.train.evaluate import Logits, accuracy, eval_features
 from client_trainer.train.loop import Progress, Stage, StageReport, run_stage
@@ -116,7 +118,10 @@ def train_stages(
 
 
 def score(inputs: MethodInputs, model: StudentModel, logits: Logits) -> tuple[float, float]:
-    """(ID accuracy on the source holdouts, OOD accuracy on the target domain)."""
+    """(ID accuracy on the source holdouts, OOD accuracy on the target domain); NaN on
+    the ranks other than 0 of a torchrun, which leave evaluation to rank 0."""
+    if not distributed.current().is_main:
+        return math.nan, math.nan
     task, dev = inputs.task, inputs.device
     id_acc = accuracy(eval_features(model, task.holdout, dev).to(dev), task.holdout.labels, logits)
     ood_acc = accuracy(eval_features(model, task.target, dev).to(dev), task.target.labels, logits)

@@ -21,6 +21,7 @@ from client_trainer.methods.base import (
 from client_trainer.methods.erm import classifier_model
 from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
+from client_trainer.train.distributed import mean_denominator
 from client_trainer.train.loop import Stage, StageLoss
 from client_trainer.train.model import StudentModel
 
@@ -34,18 +35,21 @@ def kd_loss(
     weight: float,
     has_teacher: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """CE(student, y) + weight * KL(p_teacher || p_student); the KL over the rows whose
-    teacher target was bought (all rows when `has_teacher` is None)."""
+    """CE(student, y) + weight * KL(p_teacher || p_student); the KL averaged over the rows
+    whose teacher target was bought (all rows when `has_teacher` is None). That average
+    divides by `mean_denominator`, so under torchrun it is the global batch's."""
     ce = F.cross_entropy(student_logits, labels)
     if has_teacher is not None:
-        if not bool(has_teacher.any()):
+        count = mean_denominator(has_teacher.sum().float())
+        if not bool(count > 0):  # no bought row in the (global) batch
             return ce
         student_logits, teacher_image = student_logits[has_teacher], teacher_image[has_teacher]
     cosines = F.normalize(teacher_image.float(), dim=-1) @ F.normalize(text.float(), dim=-1).T
     teacher_p = F.softmax(cosines / temperature, dim=-1)
     log_student = F.log_softmax(student_logits.float(), dim=-1)
-    kl = F.kl_div(log_student, teacher_p, reduction="batchmean")
-    return ce + weight * kl
+    if has_teacher is None:
+        return ce + weight * F.kl_div(log_student, teacher_p, reduction="batchmean")
+    return ce + weight * F.kl_div(log_student, teacher_p, reduction="sum") / count
 
 
 def _loss(inputs: MethodInputs) -> StageLoss:

@@ -7,7 +7,8 @@ client and the tracker, and turns data into normalised embedding tensors.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -27,6 +28,13 @@ from shared.redis_server import RedisEndpoint, redis_url_from_env, resolve_redis
 from shared.schemas import Modality, ModelCard
 
 T = TypeVar("T")
+
+
+class CacheMiss(Exception):
+    """An embedding that must already be in the cache is not (a torchrun rank other than 0
+    reads what rank 0 bought; it never buys it a second time)."""
+
+
 PurchaseProgress = Callable[[str, int], Callable[[int, int], None]]  # (label, total) -> tick
 EMBEDDED_REDIS_DIR = Path.home() / ".cache" / "client_trainer" / "redis"
 
@@ -51,6 +59,7 @@ class TeacherSession:
         self._redis, self._endpoint = open_redis(config)
         self.tracker = BudgetTracker(self._redis, config.redis_prefix, run_name, config.cap)
         self._progress = progress
+        self._cache_only, self._prefix = False, config.redis_prefix
         self.client = TeacherClient(
             config.vendor_url,
             config.api_key.get_secret_value(),
@@ -84,7 +93,35 @@ class TeacherSession:
     def record(self) -> SpendRecord:
         return self.tracker.record()
 
+    @contextmanager
+    def cache_only(self) -> Iterator[None]:
+        """Inside, every embedding comes from the cache: a miss is a CacheMiss, nothing is
+        bought and no cache hit is counted in the run's record."""
+        self._cache_only = True
+        try:
+            yield
+        finally:
+            self._cache_only = False
+
+    def read(self, items: list[Query], label: str = "embeddings") -> torch.Tensor:
+        """(n, D) cached embeddings of `items`, in order; CacheMiss when any is missing."""
+        found = self.tracker.cached(list(dict.fromkeys(q.key for q in items)))
+        missing = sum(q.key not in found for q in items)
+        if missing:
+            raise CacheMiss(
+                f"{missing} of {len(items)} embeddings ({label}) are not in the client cache"
+                f" (key prefix {self._prefix!r}): every process of a torchrun reads what rank 0"
+                " bought, so all must share its Redis (on several machines, set REDIS_URL to"
+                " one Redis they all reach)"
+            )
+        if not items:
+            return torch.empty(0, 0)
+        stacked = np.stack([found[q.key] for q in items]).astype(np.float32)
+        return F.normalize(torch.from_numpy(stacked), dim=-1)
+
     def acquire(self, modality: Modality, items: list[Query], label: str) -> torch.Tensor:
+        if self._cache_only:
+            return self.read(items, label)
         show = self._progress
 
         def progress_for(to_buy: int, hits: int) -> Callable[[int, int], None]:
@@ -143,7 +180,10 @@ class TeacherSession:
 
     def per_step(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, D) embeddings of one augmented uint8 batch (3, S, S each)."""
+        return self.acquire(Modality.IMAGE, self.per_step_queries(pixels), "per-step")
+
+    def per_step_queries(self, pixels: torch.Tensor) -> list[Query]:
+        """The queries of one augmented uint8 batch (B, 3, S, S), one per image."""
         model_id = self.card().id
         descriptor = queries.per_step_descriptor(pixels.shape[-1])
-        items = [queries.pixels_query(model_id, p, descriptor) for p in pixels]
-        return self.acquire(Modality.IMAGE, items, "per-step")
+        return [queries.pixels_query(model_id, p, descriptor) for p in pixels]

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
-from client_trainer.data.augment import augment, draw_params, to_uint8
+from client_trainer.data.augment import AugmentParams, augment, draw_params, to_uint8
 from client_trainer.data.batches import DomainBatches
 from client_trainer.data.images import ImageSet
+from client_trainer.train import distributed
 
 BuyViews = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, 3, S, S) -> (N, D) embeddings
 
@@ -57,11 +58,15 @@ class BatchSource:
         self._order = DomainBatches(train, batch_per_domain, seed)
         self._gen = self._order.generator
         self._view_ids: torch.Tensor | None = None
+        self._batch_per_domain = batch_per_domain
+        self._ranks = distributed.current()  # under torchrun each rank keeps its share
 
-    def _augmented(self, index: torch.Tensor) -> torch.Tensor:
+    def _augmented(self, index: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
         # Parameters come from the seeded CPU generator; the pixel work runs on the training
         # device, so on a GPU augmentation does not add a slow CPU pass to each step.
-        params = draw_params(len(index), self._gen)
+        params = draw_params(len(index), self._gen)  # of the global batch, on every rank
+        if rows is not None:
+            params, index = _params_of(params, rows), index[rows]
         pixels = self._train.pixels[index].to(self._device, non_blocking=True)
         return augment(pixels, params, self._size)
 
@@ -70,14 +75,20 @@ class BatchSource:
         views = self._targets.views
         return None if views is None else views.flatten(0, 1)
 
-    def _images_and_teacher(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _images_and_teacher(
+        self, index: torch.Tensor, rows: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This rank's images and targets of the global batch `index` (`rows` of it)."""
         t = self._targets
         if t.kind == "views":
             assert t.views is not None and t.view_embeddings is not None
             k = torch.randint(t.views.shape[1], (len(index),), generator=self._gen)
+            if rows is not None:
+                index, k = index[rows], k[rows]
             self._view_ids = index * t.views.shape[1] + k
             return t.views[index, k].float() / 255.0, t.view_embeddings[index, k]
-        images = self._augmented(index)
+        images = self._augmented(index, rows)
+        index = index if rows is None else index[rows]
         if t.kind == "clean":
             assert t.clean is not None
             return images, t.clean[index]
@@ -88,8 +99,10 @@ class BatchSource:
         return images, None
 
     def next(self) -> StepBatch:
-        index = self._order.next()
-        images, teacher = self._images_and_teacher(index)
+        index = self._order.next()  # the global batch, the same on every rank
+        rows = self._ranks.rows(len(index), self._batch_per_domain)  # None: all of it
+        images, teacher = self._images_and_teacher(index, rows)
+        index = index if rows is None else index[rows]
         dev = self._device
         bought = self._targets.bought
         return StepBatch(
@@ -99,3 +112,8 @@ class BatchSource:
             None if bought is None else bought[index].to(dev),
             self._view_ids if self._targets.kind == "views" else None,
         )
+
+
+def _params_of(params: AugmentParams, rows: torch.Tensor) -> AugmentParams:
+    """The augmentation parameters of `rows` of a batch."""
+    return AugmentParams(*(getattr(params, f)[rows] for f in AugmentParams.__annotations__))

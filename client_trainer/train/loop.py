@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from client_trainer.data.images import ImageSet
+from client_trainer.train import distributed
 from client_trainer.train.batches import BatchSource, StepBatch
 from client_trainer.train.evaluate import Logits, accuracy, eval_features
 from client_trainer.train.model import StudentModel
@@ -114,20 +116,16 @@ def _frozen_features(model: StudentModel, stage: Stage, source: BatchSource) -> 
     return torch.cat(parts)
 
 
-def _steps(
-    model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float, precision: str
-) -> Iterator[tuple[int, torch.Tensor]]:
-    device = next(model.parameters()).device
-    prepare_for_training(model, device, precision)  # before the optimiser takes the params
-    set_trainable(model, stage.train_backbone, stage.train_head)
-    optimiser = torch.optim.Adam(param_groups(model, stage), lr=stage.lr, weight_decay=weight_decay)
-    cached = _frozen_features(model, stage, source)
-    for step in range(1, stage.steps + 1):
-        model.train()
-        if not stage.train_backbone:
-            model.backbone.eval()
-        batch = source.next()
-        with autocast(device, precision):
+class _StepLoss(nn.Module):
+    """One step's forward and loss as a module: what DDP wraps under torchrun."""
+
+    def __init__(self, model: StudentModel, stage: Stage, precision: str) -> None:
+        super().__init__()
+        self.model, self.stage, self.precision = model, stage, precision
+
+    def forward(self, batch: StepBatch, cached: torch.Tensor | None) -> torch.Tensor:
+        model, stage, device = self.model, self.stage, batch.images.device
+        with autocast(device, self.precision):
             if cached is not None and batch.view_ids is not None:
                 features = cached[batch.view_ids.to(device)]
             elif stage.train_backbone:
@@ -135,7 +133,26 @@ def _steps(
             else:
                 with torch.no_grad():
                     features = model.features(batch.images)
-            loss = stage.loss(model, batch, features.float())
+            loss: torch.Tensor = stage.loss(model, batch, features.float())
+        return loss
+
+
+def _steps(
+    model: StudentModel, stage: Stage, source: BatchSource, weight_decay: float, precision: str
+) -> Iterator[tuple[int, torch.Tensor]]:
+    device = next(model.parameters()).device
+    prepare_for_training(model, device, precision)  # before the optimiser takes the params
+    set_trainable(model, stage.train_backbone, stage.train_head)
+    # Under torchrun: DDP, which first gives every rank rank 0's weights (train.distributed).
+    step_loss = distributed.current().wrap(_StepLoss(model, stage, precision))
+    optimiser = torch.optim.Adam(param_groups(model, stage), lr=stage.lr, weight_decay=weight_decay)
+    cached = _frozen_features(model, stage, source)
+    for step in range(1, stage.steps + 1):
+        model.train()
+        if not stage.train_backbone:
+            model.backbone.eval()
+        batch = source.next()
+        loss = step_loss(batch, cached)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -157,6 +174,8 @@ def run_stage(
 
     `precision` is a resolved one ("fp32" or "bf16", client_trainer.train.precision)."""
     started = time.perf_counter()
+    if not distributed.current().is_main:  # rank 0 alone evaluates, selects and averages
+        holdout, swad_start = holdout.subset([]), None
     device = next(model.parameters()).device
     score = _HoldoutScorer(model, holdout, stage, device)
     averager = WeightAverager(model, int(stage.steps * swad_start) + 1) if swad_start else None
@@ -165,7 +184,7 @@ def run_stage(
     loss = math.nan
     for step, loss_tensor in _steps(model, stage, source, weight_decay, precision):
         if step % LOSS_EVERY == 0 or step == stage.steps:  # a host sync: not every step
-            loss = float(loss_tensor)
+            loss = float(distributed.current().average(loss_tensor))  # the global batch's
         report.last_loss = loss
         if averager is not None:
             averager.update(step)

@@ -1,4 +1,5 @@
-"""TeacherSession: prompts, prompt ensembles and view purchases against a live vendor."""
+"""TeacherSession: prompts, prompt ensembles, view purchases and cache-only reads against a
+live vendor."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from client_trainer.config import ENSEMBLE_TEMPLATES, RunConfig, TeacherConfig
 from client_trainer.data.splits import load_task
 from client_trainer.purchase.queries import class_prompts
-from client_trainer.purchase.session import TeacherSession
+from client_trainer.purchase.session import CacheMiss, TeacherSession
 from tests.support.live_vendor import LiveVendor
 
 
@@ -61,3 +62,16 @@ def test_views_are_bought_once_per_image_view_and_seed(
     assert torch.equal(views, again_views) and torch.equal(emb, again)
     assert after_same == 2 * n  # the second call was all cache hits
     assert after_other_seed == 3 * n  # another seed = other views = new queries
+
+
+def test_reading_the_cache_only_never_buys_and_counts_nothing(session: TeacherSession) -> None:
+    with session:
+        with session.cache_only(), pytest.raises(CacheMiss, match=r"2 of 2 embeddings \(texts\)"):
+            session.texts(("dog", "big_cat"), ensemble=False)
+        assert session.record().texts == 0 and session.record().cost == 0
+        bought = session.texts(("dog", "big_cat"), ensemble=False)
+        before = session.record()
+        with session.cache_only():
+            read = session.texts(("dog", "big_cat"), ensemble=False)
+        assert session.record() == before  # nothing bought, no cache hit counted
+    assert torch.equal(read, bought)
