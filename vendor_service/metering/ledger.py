@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,7 +116,7 @@ class Ledger:
 
     @property
     def key_index(self) -> str:
-        """The one global key: every API key id, for the reaper."""
+        """Global (in no API key's slot): every API key id, for the reaper."""
         return f"{self.prefix}keys"
 
     def account_keys(self, key_id: str) -> list[str]:
@@ -272,48 +272,10 @@ class Ledger:
         )
         return bool(released)
 
-    async def reap(self, max_count: int = 1000) -> int:
-        """Refund every reservation whose lease has expired, of every key, on whichever node
-        it lives; returns how many. Walks the key index: keys whose earliest lease is due
-        (one pipelined read per chunk of keys) get reap.lua."""
-        reaped = 0
-        async for key_ids in self._indexed_key_ids():
-            for key_id in await self._keys_with_due_leases(key_ids):
-                reply = await self._scripts["reap"](
-                    keys=self.account_keys(key_id), args=[max_count]
-                )
-                reaped += int(reply)
-        return reaped
-
-    async def claim_reaping(self, seconds: float) -> bool:
-        """True for one caller per `seconds` across every process on this Redis: the one that
-        reaps this round."""
-        claimed = await self.client.set(
-            f"{self.prefix}reaper", secrets.token_hex(4), nx=True, px=max(1, int(seconds * 1000))
-        )
-        return bool(claimed)
-
-    async def _indexed_key_ids(self, chunk: int = 500) -> AsyncIterator[list[str]]:
-        batch: list[str] = []
-        async for member in self.client.sscan_iter(self.key_index, count=chunk):
-            batch.append(_text(member))
-            if len(batch) >= chunk:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    async def _keys_with_due_leases(self, key_ids: list[str]) -> list[str]:
-        seconds, micros = await self.client.time()
-        now_ms = seconds * 1000 + micros // 1000
-        pipe = self.client.pipeline(transaction=False)
-        for key_id in key_ids:
-            pipe.zrange(self.leases(key_id), 0, 0, withscores=True)
-        earliest = await pipe.execute()
-        # reap.lua reads the clock of the key's own node again: a lease read as due here on
-        # another node's clock is refunded only once it is due there.
-        return [k for k, first in zip(key_ids, earliest, strict=True) if first
-                and first[0][1] <= now_ms]  # fmt: skip
+    async def reap_key(self, key_id: str, max_count: int = 1000) -> int:
+        """Refund the holds of one key whose lease has expired; returns how many. (Finding
+        the keys that have one: `reaper.reap_expired`.)"""
+        return int(await self._scripts["reap"](keys=self.account_keys(key_id), args=[max_count]))
 
     def _reservation_keys(self, reservation: Reservation) -> list[str]:
         idem = [reservation.idem_key] if reservation.idem_key else []

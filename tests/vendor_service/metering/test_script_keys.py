@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from redis.cluster import key_slot
 
 from vendor_service.errors import AuthError, BudgetError, RateLimited, RequestRejected
-from vendor_service.metering import Ledger, Reservation
+from vendor_service.metering import Ledger, Reservation, reap_expired
 from vendor_service.metering.rate_limits import STRATEGIES, KeyRateLimiter
 
 SCRIPTS = {
@@ -110,7 +110,7 @@ async def drive_ledger(ledger: Ledger) -> None:
     dying = await short.reserve(key.key_id, 10, 1, 0, "idem-3", "fp")
     assert isinstance(dying, Reservation)
     await asyncio.sleep(0.1)
-    assert await ledger.reap() == 1
+    assert await reap_expired(ledger) == 1
     await ledger.reserve(key.key_id, 10, 1, 0, "idem-3", "fp")  # its pending record is free
     with pytest.raises(BudgetError):
         await ledger.reserve(key.key_id, 1000, 100, 0)
