@@ -1,15 +1,21 @@
-"""Ledger benchmark (not a test): what metering costs, against a real Redis.
+"""Ledger benchmark (not a test): what metering costs, against a real Redis, and with
+`--cluster` the same against a Redis Cluster (three masters, three replicas, on loopback),
+with and without commits waiting for a replica (VENDOR_REDIS_WAIT_REPLICAS=1). With
+`--cluster` the single Redis is a private redis-server started the same way as the
+cluster's nodes (same binary, no persistence, nobody else's traffic).
 
-In one run, side by side on the same connection and under the same noise:
+In one run, side by side on the same machine and under the same noise, per Redis:
   ping    a plain Redis PING round trip (the floor of any Redis call)
   meter   reserve.lua + commit.lua for one request (what metering adds to a sale),
           with an Idempotency-Key and a stored response of realistic size
   ops/s   reserve+commit pairs per second at several concurrencies, next to PINGs per second
 
-    PYTHONPATH=. python benchmarks/bench_ledger.py [--redis-url URL] [--seconds 3]
+    PYTHONPATH=. python benchmarks/bench_ledger.py [--redis-url URL] [--seconds 3] [--cluster]
 
-Latencies are measured interleaved (ping, meter, ping, meter, ...), so a noisy neighbour hits
-both alike. At the end the ledger is audited: spent == price x commits and nothing held.
+The calls go to KEYS API keys in turn (on a cluster their hash tags spread them over the
+masters). Latencies are measured interleaved (ping, meter, ... for each Redis in turn), so a
+noisy neighbour hits all alike; throughput points alternate between the Redis servers. At the
+end each ledger is audited: spent == price x commits and nothing held.
 """
 
 from __future__ import annotations
@@ -20,17 +26,46 @@ import os
 import platform
 import secrets
 import statistics
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
+from shared.redis_connection import AsyncRedis, connect_async
 from shared.redis_server import resolve_redis
 from vendor_service.metering import Ledger, Reservation
+from vendor_service.metering.replication import ReplicaWait
 
 COST = 10  # one image at the default price
 RESPONSE_BYTES = 2_800  # one 512-d embedding as base64 + JSON around it
+KEYS = 24
+WAIT_TIMEOUT_MS = 100
+HEAD = b'{"data":"' + b"x" * RESPONSE_BYTES + b'","budget_remaining":'
+
+
+@dataclass
+class Target:
+    """One Redis under test: its client, a ledger on it and the keys the calls go to."""
+
+    name: str
+    client: AsyncRedis
+    ledger: Ledger
+    key_ids: list[str]
+    commits: int = 0
+    turn: int = 0
+
+    async def meter(self, idempotent: bool = True) -> None:
+        """reserve + commit of one request, on the next key in turn."""
+        self.turn += 1
+        key_id = self.key_ids[self.turn % len(self.key_ids)]
+        held = await self.ledger.reserve(
+            key_id, COST, 1, 0,
+            secrets.token_hex(8) if idempotent else None, "fingerprint" if idempotent else "",
+        )  # fmt: skip
+        assert isinstance(held, Reservation)
+        await self.ledger.commit(held, HEAD, b"}}")
+        self.commits += 1
 
 
 def machine() -> str:
@@ -46,34 +81,30 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def meter_once(ledger: Ledger, key_id: str, head: bytes, idempotent: bool) -> None:
-    held = await ledger.reserve(
-        key_id,
-        COST,
-        1,
-        0,
-        secrets.token_hex(8) if idempotent else None,
-        "fingerprint" if idempotent else "",
-    )
-    assert isinstance(held, Reservation)
-    await ledger.commit(held, head, b"}}")
+async def open_target(name: str, url: str, prefix: str, replicas: int) -> Target:
+    client = connect_async(url, max_connections=128)
+    wait = ReplicaWait(replicas, WAIT_TIMEOUT_MS) if replicas else None
+    ledger = Ledger(client, prefix, wait=wait)
+    key_ids = [(await ledger.create_key("bench", 10**15)).key_id for _ in range(KEYS)]
+    return Target(name, client, ledger, key_ids)
 
 
-async def latencies(
-    client: aioredis.Redis, ledger: Ledger, key_id: str, head: bytes, rounds: int
-) -> dict[str, list[float]]:
-    """Interleaved single-caller latencies in ms."""
-    out: dict[str, list[float]] = {"ping": [], "meter": [], "meter_no_idem": []}
-    calls: dict[str, Callable[[], Awaitable[object]]] = {
-        "ping": client.ping,
-        "meter": lambda: meter_once(ledger, key_id, head, True),
-        "meter_no_idem": lambda: meter_once(ledger, key_id, head, False),
+async def latencies(targets: list[Target], rounds: int) -> dict[str, dict[str, list[float]]]:
+    """Interleaved single-caller latencies in ms, per target and call."""
+    out: dict[str, dict[str, list[float]]] = {
+        t.name: {"ping": [], "meter": [], "meter_no_idem": []} for t in targets
     }
     for _ in range(rounds):
-        for name, call in calls.items():
-            started = time.perf_counter()
-            await call()
-            out[name].append((time.perf_counter() - started) * 1000)
+        for target in targets:
+            calls: dict[str, Callable[[], Awaitable[object]]] = {
+                "ping": target.client.ping,
+                "meter": target.meter,
+                "meter_no_idem": lambda target=target: target.meter(idempotent=False),
+            }
+            for name, call in calls.items():
+                started = time.perf_counter()
+                await call()
+                out[target.name][name].append((time.perf_counter() - started) * 1000)
     return out
 
 
@@ -93,57 +124,65 @@ async def rate(call: Callable[[], Awaitable[object]], workers: int, seconds: flo
     return done / (time.perf_counter() - started)
 
 
-async def run(url: str, seconds: float, rounds: int) -> None:
-    prefix = f"bench:{secrets.token_hex(6)}:"
-    client = aioredis.from_url(url, max_connections=128)
-    ledger = Ledger(client, prefix)
-    created = await ledger.create_key("bench", 10**15)
-    head = b'{"data":"' + b"x" * RESPONSE_BYTES + b'","budget_remaining":'
-    commits = 0
-    try:
-        info = await client.info("server")
-        print(f"machine: {machine()}")
-        print(f"redis: {info['redis_version']} at {url}\n")
-        for _ in range(200):  # warm connections and script caches
-            await client.ping()
-            await meter_once(ledger, created.key_id, head, True)
-        commits += 200
+async def audit(target: Target) -> None:
+    spent = requests = 0
+    for key_id in target.key_ids:
+        usage = await target.ledger.usage(key_id)
+        assert usage.reserved == 0 and usage.budget == usage.spent + usage.remaining, usage
+        spent, requests = spent + usage.spent, requests + usage.requests
+    assert requests == target.commits and spent == COST * target.commits, (spent, target.commits)
+    print(f"  {target.name}: {target.commits} commits, spent {spent} == {COST} x "
+          f"{target.commits}, reserved 0")  # fmt: skip
 
-        lat = await latencies(client, ledger, created.key_id, head, rounds)
-        commits += 2 * rounds
-        print(f"single caller, {rounds} interleaved rounds (ms):")
-        for name, values in lat.items():
-            print(f"  {name:14s} p50 {statistics.median(values):.3f}  p99 {pct(values, 0.99):.3f}")
-        ping50, meter50 = statistics.median(lat["ping"]), statistics.median(lat["meter"])
-        print(
-            f"  metering adds p50 {meter50:.3f} ms per request (target <= 1 ms) = "
-            f"{meter50 / ping50:.1f} x a PING round trip\n"
+
+async def run(targets: list[Target], seconds: float, rounds: int) -> None:
+    for target in targets:
+        info = await target.client.info("server")
+        version = info.get("redis_version") or next(  # a cluster answers per node
+            v["redis_version"] for v in info.values() if isinstance(v, dict)
         )
+        print(f"{target.name}: Redis {version}")
+        for _ in range(200):  # warm connections and script caches
+            await target.client.ping()
+            await target.meter()
+    print(f"machine: {machine()}\n")
 
-        print("throughput (reserve+commit pairs/s vs PING/s, same concurrency):")
-        for workers in (1, 16, 64):
-            pings = await rate(client.ping, workers, seconds)
-            before = await ledger.usage(created.key_id)
-            pairs = await rate(
-                lambda: meter_once(ledger, created.key_id, head, True), workers, seconds
-            )
-            after = await ledger.usage(created.key_id)
-            commits += after.requests - before.requests
-            print(
-                f"  {workers:3d} callers: {pairs:8.0f} pairs/s  {pings:8.0f} pings/s  "
-                f"ratio {pairs / pings:.2f}"
-            )
+    lat = await latencies(targets, rounds)
+    print(f"single caller, {rounds} interleaved rounds (ms):")
+    for target in targets:
+        for name, values in lat[target.name].items():
+            print(f"  {target.name:16s} {name:14s} p50 {statistics.median(values):.3f}  "
+                  f"p99 {pct(values, 0.99):.3f}")  # fmt: skip
+        ping50, meter50 = (statistics.median(lat[target.name][n]) for n in ("ping", "meter"))
+        print(f"  {target.name:16s} metering adds p50 {meter50:.3f} ms per request "
+              f"= {meter50 / ping50:.1f} x a PING round trip")  # fmt: skip
 
-        usage = await ledger.usage(created.key_id)
-        assert usage.spent == COST * commits == COST * usage.requests, usage
-        assert usage.reserved == 0 and usage.budget == usage.spent + usage.remaining
-        print(f"\naudit: {commits} commits, spent {usage.spent} == {COST} x {commits}, reserved 0")
-        print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("\nthroughput (reserve+commit pairs/s vs PING/s, same concurrency):")
+    for workers in (1, 16, 64):
+        for target in targets:
+            pings = await rate(target.client.ping, workers, seconds)
+            pairs = await rate(target.meter, workers, seconds)
+            print(f"  {target.name:16s} {workers:3d} callers: {pairs:8.0f} pairs/s  "
+                  f"{pings:8.0f} pings/s  ratio {pairs / pings:.2f}")  # fmt: skip
+
+    print("\naudit:")
+    for target in targets:
+        await audit(target)
+    print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+async def main_async(urls: dict[str, tuple[str, int]], seconds: float, rounds: int) -> None:
+    prefix = f"bench:{secrets.token_hex(6)}:"
+    targets = [await open_target(name, url, prefix, wait) for name, (url, wait) in urls.items()]
+    try:
+        await run(targets, seconds, rounds)
     finally:
-        names = [name async for name in client.scan_iter(match=f"{prefix}*", count=1000)]
-        for start in range(0, len(names), 1000):
-            await client.delete(*names[start : start + 1000])
-        await client.aclose()
+        for target in targets:
+            if target.name == "single":  # a started cluster is thrown away whole
+                names = [n async for n in target.client.scan_iter(match=f"{prefix}*", count=1000)]
+                for start in range(0, len(names), 1000):
+                    await target.client.delete(*names[start : start + 1000])
+            await target.client.aclose()
 
 
 def main() -> None:
@@ -152,12 +191,35 @@ def main() -> None:
     parser.add_argument("--redis-url", default=default_url, help="empty: an embedded Redis")
     parser.add_argument("--seconds", type=float, default=3.0, help="per throughput point")
     parser.add_argument("--rounds", type=int, default=3000, help="interleaved latency rounds")
+    parser.add_argument(
+        "--cluster", action="store_true", help="also measure a Redis Cluster started on loopback"
+    )
     args = parser.parse_args()
+    if args.cluster:
+        run_with_cluster(args.seconds, args.rounds)
+        return
     endpoint = resolve_redis(args.redis_url or None, Path("runs/bench-redis"), "bench_ledger")
     try:
-        asyncio.run(run(endpoint.url, args.seconds, args.rounds))
+        asyncio.run(main_async({"single": (endpoint.url, 0)}, args.seconds, args.rounds))
     finally:
         endpoint.close()
+
+
+def run_with_cluster(seconds: float, rounds: int) -> None:
+    """A private single server and a cluster, both started here and both stopped after."""
+    from tests.support.redis_cluster import LocalCluster, LocalServer
+
+    root = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+    server, cluster = LocalServer(root / "single"), LocalCluster(root / "cluster")
+    try:
+        server.start()
+        cluster.start()
+        urls = {"single": (server.url, 0), "cluster": (cluster.url, 0),
+                "cluster WAIT 1": (cluster.url, 1)}  # fmt: skip
+        asyncio.run(main_async(urls, seconds, rounds))
+    finally:
+        cluster.stop()
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -145,7 +145,9 @@ class TeacherConfig(_Section):
         default=60.0, gt=0, description="HTTP timeout of one request in seconds."
     )
     redis_url: Annotated[str | None, Flag(envvar="REDIS_URL")] = Field(
-        default=None, description="Client cache Redis; None = REDIS_URL or embedded."
+        default=None,
+        description="Client cache Redis (redis://..., or redis+cluster://host:port,... for a "
+        "Redis Cluster); None = REDIS_URL or embedded.",
     )
     redis_prefix: Annotated[str, Flag(envvar="CLIENT_REDIS_PREFIX")] = Field(
         default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:"),

@@ -1,8 +1,11 @@
-"""`python -m vendor_service serve | keys create|show|topup|revoke`: thin calls into the library."""
+"""`python -m vendor_service serve | keys create|show|topup|revoke|migrate`: thin calls into the
+library."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 from typing import Annotated, Any
 
 import typer
@@ -39,23 +42,27 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the REST API with uvicorn (VENDOR_WORKERS worker processes, default 1).
+    """Serve the REST API with uvicorn (VENDOR_WORKERS worker processes, default one per GPU).
 
     Everything else is set in the environment: the settings below."""
     import uvicorn
 
+    from vendor_service.engine.devices import gpu_count, use_device, worker_count, worker_device
     from vendor_service.server.app import create_app
     from vendor_service.server.process import configure_process, default_torch_threads
     from vendor_service.server.workers import run_workers
 
     settings = load_settings()
     check_weights(settings)
-    if settings.torch_threads == 0:
-        threads = default_torch_threads(settings.workers)
-        settings = settings.model_copy(update={"torch_threads": threads})
+    gpus = gpu_count()
+    workers = worker_count(settings, gpus)
+    threads = settings.torch_threads or default_torch_threads(workers)
+    settings = settings.model_copy(update={"torch_threads": threads, "workers": workers})
     configure_process(settings)
-    if settings.workers > 1:
-        raise typer.Exit(run_workers(settings, host, port))
+    if workers > 1:
+        raise typer.Exit(run_workers(settings, host, port, gpus))
+    settings = settings.model_copy(update={"device": worker_device(settings, 0, gpus)})
+    use_device(settings.device)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -119,6 +126,14 @@ def keys_topup(key_id: str, amount: Annotated[int, typer.Option(min=1)]) -> None
 def keys_revoke(key_id: str) -> None:
     """Revoke a key, effective at once."""
     _print(_run(accounts.revoke_key(load_settings(), key_id)))
+
+
+@keys.command("migrate")
+def keys_migrate() -> None:
+    """Move accounts kept under untagged key names (<prefix>key:<id>) to the tagged ones the
+    ledger reads ({<id>}); holds in flight are refunded. Run with the vendor stopped."""
+    migrated = _run(accounts.migrate_ledger(load_settings()))
+    typer.echo(json.dumps(dataclasses.asdict(migrated)))  # type: ignore[call-overload]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,11 +48,21 @@ class VendorMetrics:
             "vendor_ready_workers", "Serving processes warmed up and ready", registry=r,
             multiprocess_mode="livesum",  # with VENDOR_WORKERS: how many workers are ready
         )  # fmt: skip
+        self.worker_device = Gauge(
+            "vendor_worker_device", "1 per ready serving worker, by its index and the device "
+            "its model runs on", ["worker", "device"], registry=r,
+            multiprocess_mode="livesum",  # a worker that stops leaves the sum
+        )  # fmt: skip
         self.spend = Counter("vendor_spend_credits", "Credits committed", registry=r)
         self.refunds = Counter(
             "vendor_refunds", "Reservations refunded, by reason", ["reason"], registry=r
         )
         self.replays = Counter("vendor_idempotent_replays", "Stored responses replayed", registry=r)
+        self.unreplicated = Counter(
+            "vendor_commits_unreplicated",
+            "Commits (and admin writes) delivered before the replicas VENDOR_REDIS_WAIT_REPLICAS "
+            "asks for had them: the charges a failover can lose", registry=r,
+        )  # fmt: skip
 
     def render(self) -> bytes:
         if not os.environ.get(MULTIPROC_ENV):

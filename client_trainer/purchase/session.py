@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import httpx
 import numpy as np
-import redis
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +24,7 @@ from client_trainer.data.images import ImageSet
 from client_trainer.purchase import queries
 from client_trainer.purchase.tracker import BudgetTracker, Query, SpendRecord
 from client_trainer.teacher.client import TeacherClient
+from shared.redis_connection import SyncRedis, connect
 from shared.redis_server import RedisEndpoint, redis_url_from_env, resolve_redis
 from shared.schemas import Modality, ModelCard
 
@@ -40,11 +40,12 @@ PurchaseProgress = Callable[[str, int], Callable[[int, int], None]]  # (label, t
 EMBEDDED_REDIS_DIR = Path.home() / ".cache" / "client_trainer" / "redis"
 
 
-def open_redis(config: TeacherConfig) -> tuple[redis.Redis, RedisEndpoint]:
+def open_redis(config: TeacherConfig) -> tuple[SyncRedis, RedisEndpoint]:
+    """The client's Redis: REDIS_URL's server or cluster, else an embedded server."""
     endpoint = resolve_redis(
         config.redis_url or redis_url_from_env(), EMBEDDED_REDIS_DIR, "client_trainer"
     )
-    return redis.Redis.from_url(endpoint.url), endpoint
+    return connect(endpoint.url), endpoint
 
 
 class TeacherSession:

@@ -5,6 +5,12 @@ Redis layout under the client prefix (default `client:`):
 - `run:<run name>`     hash: images, texts, cost, cache_hits, requests of that run.
 Each delivered batch is written at once (cache and record in one transaction), so a run that
 is killed and started again buys only what is still missing.
+
+On a Redis Cluster (`REDIS_URL=redis+cluster://...`) the cache spreads over every node (each
+embedding is its own key, in its own slot) and a run's record is one key. A batch is then
+written in two steps, its embeddings first, then its record in a transaction of its own: a
+run killed between the two keeps what it paid for (a restart finds it in the cache and buys
+nothing twice), but its record misses that one batch; the vendor's usage report stays exact.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import numpy as np
 import redis
 
 from client_trainer.teacher.client import Payload, PurchasedBatch, TeacherClient
+from shared.redis_connection import SyncRedis
 from shared.schemas import Modality
 
 READ_CHUNK = 1000  # keys per MGET
@@ -59,7 +66,7 @@ ProgressFactory = Callable[[int, int], Progress]
 
 
 class BudgetTracker:
-    def __init__(self, client: redis.Redis, prefix: str, run: str, cap: int | None) -> None:
+    def __init__(self, client: SyncRedis, prefix: str, run: str, cap: int | None) -> None:
         self._redis, self._prefix, self._cap = client, prefix, cap
         self._record_key = f"{prefix}run:{run}"
 
@@ -67,23 +74,33 @@ class BudgetTracker:
         return f"{self._prefix}emb:{key}"
 
     def cached(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        """Cache hits among `keys`, read with pipelined MGETs."""
-        pipe = self._redis.pipeline(transaction=False)
-        for start in range(0, len(keys), READ_CHUNK):
-            pipe.mget([self._emb(k) for k in keys[start : start + READ_CHUNK]])
-        values = [v for chunk in pipe.execute() for v in chunk]
+        """Cache hits among `keys`, read with pipelined MGETs (on a cluster, per slot)."""
+        chunks = [[self._emb(k) for k in keys[start : start + READ_CHUNK]]
+                  for start in range(0, len(keys), READ_CHUNK)]  # fmt: skip
+        if isinstance(self._redis, redis.RedisCluster):
+            replies = [self._redis.mget_nonatomic(chunk) for chunk in chunks]
+        else:
+            pipe = self._redis.pipeline(transaction=False)
+            for chunk in chunks:
+                pipe.mget(chunk)
+            replies = pipe.execute()
+        values = [v for chunk in replies for v in chunk]
         return {k: np.frombuffer(v, dtype="<f4") for k, v in zip(keys, values, strict=True) if v}
 
     def store(self, batch: PurchasedBatch) -> None:
-        """Cache one delivered batch and add it to the run's record, atomically."""
+        """Cache one delivered batch and add it to the run's record: atomically on one server;
+        on a cluster the embeddings first, then the record (see above)."""
         field = "images" if batch.modality == Modality.IMAGE else "texts"
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.mset(
-            {
-                self._emb(k): np.ascontiguousarray(v, dtype="<f4").tobytes()
-                for k, v in zip(batch.keys, batch.embeddings, strict=True)
-            }
-        )
+        embeddings = {
+            self._emb(k): np.ascontiguousarray(v, dtype="<f4").tobytes()
+            for k, v in zip(batch.keys, batch.embeddings, strict=True)
+        }
+        if isinstance(self._redis, redis.RedisCluster):
+            self._redis.mset_nonatomic(embeddings)
+            pipe = self._redis.pipeline(transaction=True)
+        else:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.mset(embeddings)
         pipe.hincrby(self._record_key, field, len(batch.keys))
         pipe.hincrby(self._record_key, "cost", batch.cost)
         pipe.hincrby(self._record_key, "requests", 1)

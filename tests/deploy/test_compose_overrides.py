@@ -15,13 +15,19 @@ NGINX_CONF = compose.REPO_ROOT / "deploy" / "nginx.conf"
 
 
 def vendor_services(model: dict[str, Any]) -> dict[str, Any]:
-    """Every service that runs the vendor's serve command."""
+    """Every service that runs the vendor's serve command and starts without naming a profile."""
     serve = commands.VENDOR_SERVE
     return {
         name: service
         for name, service in model["services"].items()
-        if service.get("command", [])[: len(serve)] == serve
+        if service.get("command", [])[: len(serve)] == serve and not service.get("profiles")
     }
+
+
+def gpus(service: dict[str, Any]) -> list[str]:
+    """The device ids a service reserves."""
+    devices = service.get("deploy", {}).get("resources", {}).get("reservations", {})
+    return [i for device in devices.get("devices", []) for i in device.get("device_ids", [])]
 
 
 def replica_count(service: dict[str, Any]) -> int:
@@ -51,10 +57,11 @@ def replicas() -> dict[str, Any]:
 def test_cpu_override_drops_only_the_gpu_reservation() -> None:
     base = compose.merge(compose.BASE)
     cpu = compose.merge(compose.BASE, compose.CPU)
-    vendor = cpu["services"]["vendor"]
-    assert "devices" not in vendor["deploy"]["resources"]["reservations"]
-    for key in ("command", "healthcheck", "volumes", "environment", "depends_on", "env_file"):
-        assert vendor[key] == base["services"]["vendor"][key], key
+    for name in ("vendor", "vendor-gpu1"):
+        vendor = cpu["services"][name]
+        assert "devices" not in vendor["deploy"]["resources"]["reservations"]
+        for key in ("command", "healthcheck", "volumes", "environment", "depends_on", "env_file"):
+            assert vendor[key] == base["services"][name][key], (name, key)
 
 
 def test_cpu_override_builds_one_image_for_vendor_and_vendor_train() -> None:
@@ -82,6 +89,16 @@ def test_replicas_run_two_or_more_vendors(replicas: dict[str, Any]) -> None:
     assert sum(replica_count(service) for service in vendors.values()) >= 2
 
 
+def test_each_replica_has_a_gpu_of_its_own(replicas: dict[str, Any]) -> None:
+    vendors = vendor_services(replicas)
+    assert all(replica_count(service) == 1 for service in vendors.values())  # no shared request
+    reserved = [gpus(service) for service in vendors.values()]
+    assert all(len(ids) == 1 for ids in reserved), reserved
+    assert sorted(ids[0] for ids in reserved) == [str(i) for i in range(len(vendors))]
+    text = compose.REPLICAS.read_text()
+    assert "first GPU" not in text and "every replica the" not in text
+
+
 def test_replicas_share_one_redis_ledger(replicas: dict[str, Any]) -> None:
     vendors = vendor_services(replicas).values()
     ledgers = {
@@ -91,10 +108,9 @@ def test_replicas_share_one_redis_ledger(replicas: dict[str, Any]) -> None:
     assert len(ledgers) == 1
 
 
-def test_scaled_replicas_publish_no_fixed_host_port(replicas: dict[str, Any]) -> None:
+def test_replicas_publish_no_fixed_host_port(replicas: dict[str, Any]) -> None:
     for name, service in vendor_services(replicas).items():
-        if replica_count(service) > 1:
-            assert not service.get("ports"), f"{name}: replicas cannot share a host port"
+        assert not service.get("ports"), f"{name}: replicas cannot share a host port"
 
 
 def test_the_load_balancer_routes_to_every_replica(replicas: dict[str, Any]) -> None:
@@ -106,7 +122,8 @@ def test_the_load_balancer_routes_to_every_replica(replicas: dict[str, Any]) -> 
     # A scaled service's name resolves to all of its replicas, so naming it routes to each.
     assert {host for host, _ in servers} == set(vendors)
     assert all(port == commands.CONTAINER_PORT for _, port in servers)
-    assert compose.depends_on(lb)["vendor"]["condition"] == "service_healthy"
+    for name in vendors:
+        assert compose.depends_on(lb)[name]["condition"] == "service_healthy"
 
 
 def test_the_load_balancer_follows_replica_addresses() -> None:
@@ -139,6 +156,7 @@ def test_overrides_combine_in_either_order() -> None:
     one = compose.merge(compose.BASE, compose.CPU, compose.REPLICAS)
     other = compose.merge(compose.BASE, compose.REPLICAS, compose.CPU)
     assert one == other
-    vendor = one["services"]["vendor"]
-    assert replica_count(vendor) >= 2
-    assert "devices" not in vendor["deploy"]["resources"]["reservations"]
+    vendors = vendor_services(one)
+    assert sum(replica_count(service) for service in vendors.values()) >= 2
+    for vendor in vendors.values():
+        assert "devices" not in vendor["deploy"]["resources"]["reservations"]

@@ -46,7 +46,21 @@ def test_redis_keeps_an_append_only_file_on_a_named_volume(services: dict[str, A
 
 def test_vendor_reserves_one_nvidia_gpu(services: dict[str, Any]) -> None:
     devices = services["vendor"]["deploy"]["resources"]["reservations"]["devices"]
-    assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
+    assert devices == [{"driver": "nvidia", "device_ids": ["0"], "capabilities": ["gpu"]}]
+
+
+def test_the_second_replica_is_the_vendor_on_gpu_1_and_off_alone(
+    services: dict[str, Any],
+) -> None:
+    """vendor-gpu1 waits for docker-compose.replicas.yml (a profile nobody names)."""
+    second, vendor = services["vendor-gpu1"], services["vendor"]
+    assert second["profiles"] == ["replicas"]
+    devices = second["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "device_ids": ["1"], "capabilities": ["gpu"]}]
+    assert not second["ports"]
+    same = ("image", "build", "command", "environment", "env_file", "volumes", "healthcheck",
+            "depends_on", "shm_size")  # fmt: skip
+    assert {key: second[key] for key in same} == {key: vendor[key] for key in same}
 
 
 def test_vendor_healthcheck_asks_readyz_on_its_port(services: dict[str, Any]) -> None:

@@ -1,12 +1,12 @@
 """Two live vendor replicas on one Redis ledger stay exact to the credit under concurrency.
 
 What docker-compose.replicas.yml deploys, as real processes: two `vendor_service serve`
-processes on loopback, one Redis, one key prefix. One API key with a budget for exactly
-AFFORDABLE texts; many more concurrent one-text requests than that, alternating between the
-replicas. Exactly AFFORDABLE must succeed, and both replicas must agree on a ledger where
-budget = spent + remaining and spent = price x items delivered. The processes start the way
-the containers do: the compose command through docker/entrypoint.sh, the admin token read
-from the file that the provisioning step wrote.
+processes on loopback, one Redis (one server, and again a Redis Cluster), one key prefix.
+One API key with a budget for exactly AFFORDABLE texts; many more concurrent one-text
+requests than that, alternating between the replicas. Exactly AFFORDABLE must succeed, and
+both replicas must agree on a ledger where budget = spent + remaining and spent = price x
+items delivered. The processes start the way the containers do: the compose command through
+docker/entrypoint.sh, the admin token read from the file that the provisioning step wrote.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import REDIS_KINDS
 from tests.support.compose import REPO_ROOT
 from tests.support.live_vendor import LiveVendor, live_vendor_replicas
 from tests.support.redis import delete_prefix
@@ -57,11 +58,14 @@ def provision_admin_token(token_file: Path) -> str:
     return token_file.read_text()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=REDIS_KINDS)
 def replicas(
-    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[LiveVendor]]:
-    """Started as the containers start them: through the entrypoint, token from the file."""
+    """Started as the containers start them: through the entrypoint, token from the file; on
+    one Redis server, then on a Redis Cluster."""
+    single = request.param == "single"
+    redis_url = str(request.getfixturevalue("redis_url" if single else "redis_cluster_url"))
     prefix = f"test:{uuid.uuid4().hex[:12]}:"
     run_dir = tmp_path_factory.mktemp("replicas")
     token_file = run_dir / "secrets" / "admin_token"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
+from shared.redis_connection import SyncRedis, connect
 from tests.reliability.vendor_process import VendorProcess, running_vendors
 from tests.support.redis import delete_prefix
 
@@ -69,8 +69,8 @@ def new_key(shared_vendor: VendorProcess) -> Callable[..., Key]:
 
 
 @pytest.fixture
-def ledger_redis(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+def ledger_redis(redis_url: str) -> Iterator[SyncRedis]:
+    client = connect(redis_url, socket_timeout=5)
     try:
         yield client
     finally:

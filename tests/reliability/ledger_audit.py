@@ -1,7 +1,8 @@
 """Reads a key's ledger straight from Redis (not through the vendor) and checks the invariant.
 
-The vendor keeps, per key, the hash `<prefix>key:<key_id>` with budget, spent, reserved,
-images, texts, requests; reservations in flight are listed in the zset `<prefix>leases`.
+The vendor keeps, per key, the hash `<prefix>{<key_id>}:key` with budget, spent, reserved,
+images, texts, requests; its reservations in flight are listed in the zset
+`<prefix>{<key_id>}:leases`. The client may be of one Redis server or of a Redis Cluster.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
-import redis
+from shared.redis_connection import SyncRedis
 
 PRICE_PER_IMAGE = 10  # the vendor's default prices (settings.py); tests run with defaults
 PRICE_PER_TEXT = 1
@@ -30,24 +31,28 @@ class KeyLedger:
         return self.budget - self.spent
 
 
-def read_key(client: redis.Redis, prefix: str, key_id: str) -> KeyLedger:
+def read_key(client: SyncRedis, prefix: str, key_id: str) -> KeyLedger:
     fields = ("budget", "spent", "reserved", "images", "texts", "requests")
-    values = client.hmget(f"{prefix}key:{key_id}", list(fields))
+    values = client.hmget(f"{prefix}{{{key_id}}}:key", list(fields))
     assert values[0] is not None, f"key {key_id} is not in the ledger"
     return KeyLedger(*(int(v or 0) for v in values))
 
 
-def held_leases(client: redis.Redis, prefix: str) -> list[tuple[str, float]]:
-    """(reservation id, lease deadline in epoch ms) of every reservation still held."""
-    # redis-py types replies as bytes | str; this client does not decode, so members are bytes.
-    raw = cast(
-        "list[tuple[bytes, float]]", client.zrange(f"{prefix}leases", 0, -1, withscores=True)
-    )
-    return [(member.decode(), score) for member, score in raw]
+def held_leases(client: SyncRedis, prefix: str, key_ids: list[str]) -> list[tuple[str, float]]:
+    """(reservation id, lease deadline in epoch ms) of every reservation of `key_ids` held."""
+    held = []
+    for key_id in key_ids:
+        # redis-py types replies as bytes | str; this client does not decode: members are bytes.
+        raw = cast(
+            "list[tuple[bytes, float]]",
+            client.zrange(f"{prefix}{{{key_id}}}:leases", 0, -1, withscores=True),
+        )
+        held += [(member.decode(), score) for member, score in raw]
+    return held
 
 
 def wait_reserved_zero(
-    client: redis.Redis, prefix: str, key_ids: list[str], timeout: float
+    client: SyncRedis, prefix: str, key_ids: list[str], timeout: float
 ) -> float:
     """Seconds until no key holds a reservation; AssertionError after `timeout`."""
     started = time.monotonic()

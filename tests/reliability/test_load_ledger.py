@@ -1,5 +1,6 @@
 """Load: many simulated clients and keys against two vendor replicas sharing one Redis prefix,
-with admin top-ups landing meanwhile; afterwards every key's ledger is exact to the unit.
+with admin top-ups landing meanwhile; afterwards every key's ledger is exact to the unit. On
+one Redis server, and (slow: two more vendor processes) on a Redis Cluster.
 
 Each client owns no key: it picks one of the keys per request, a replica per request, text or
 image, a size, and sometimes an Idempotency-Key that it then re-sends (a replay must return
@@ -20,13 +21,14 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
+from shared.redis_connection import connect
 from tests.reliability.conftest import SHARED_OVERRIDES
 from tests.reliability.ledger_audit import assert_exact, read_key, wait_reserved_zero
 from tests.reliability.payloads import b64, png_bytes
 from tests.reliability.vendor_process import VendorProcess, running_vendors
 from tests.support.live_vendor import ADMIN_TOKEN
+from tests.support.redis import delete_prefix
 
 IMAGES = [b64(png_bytes(8, 8, seed=i)) for i in range(16)]
 ALLOWED = {200, 402, 429, 503}  # sold, budget spent, slow down, overloaded
@@ -46,13 +48,30 @@ class KeyTally:
     statuses: Counter[int] = field(default_factory=Counter)
 
 
-@pytest.fixture(scope="module")
-def replicas(shared_vendor: VendorProcess) -> Iterator[list[VendorProcess]]:
-    """The package's vendor plus a second process on the same Redis prefix."""
-    with running_vendors(
-        shared_vendor.redis_url, shared_vendor.prefix, shared_vendor.log_dir, **SHARED_OVERRIDES
-    ) as (second,):
-        yield [shared_vendor, second]
+@pytest.fixture(
+    scope="module", params=["single", pytest.param("cluster", marks=pytest.mark.slow)]
+)
+def replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[VendorProcess]]:
+    """On one server: the package's vendor plus a second process on the same Redis prefix. On
+    the Redis Cluster: two processes of their own."""
+    if request.param == "single":
+        shared: VendorProcess = request.getfixturevalue("shared_vendor")
+        with running_vendors(
+            shared.redis_url, shared.prefix, shared.log_dir, **SHARED_OVERRIDES
+        ) as (second,):
+            yield [shared, second]
+        return
+    url = str(request.getfixturevalue("redis_cluster_url"))
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    try:
+        with running_vendors(
+            url, prefix, tmp_path_factory.mktemp("cluster-load"), 2, **SHARED_OVERRIDES
+        ) as both:
+            yield both
+    finally:
+        delete_prefix(url, prefix)
 
 
 def _request(rng: random.Random, model_id: str) -> dict[str, Any]:
@@ -131,14 +150,20 @@ def _run_load(
     return keys
 
 
-def _audit(keys: list[KeyTally], replicas: list[VendorProcess], ledger: redis.Redis) -> None:
+def _audit(keys: list[KeyTally], replicas: list[VendorProcess]) -> None:
     prefix = replicas[0].prefix
-    wait_reserved_zero(ledger, prefix, [k.key_id for k in keys], timeout=5)
-    with replicas[1].admin() as admin:
-        for tally in keys:
-            reported = admin.get(f"/v1/admin/keys/{tally.key_id}").json()
-            ledger_now = read_key(ledger, prefix, tally.key_id)
-            assert_exact(ledger_now, tally.budget, tally.images, tally.texts, tally.sales, reported)
+    ledger = connect(replicas[0].redis_url, socket_timeout=5)
+    try:
+        wait_reserved_zero(ledger, prefix, [k.key_id for k in keys], timeout=5)
+        with replicas[1].admin() as admin:
+            for tally in keys:
+                reported = admin.get(f"/v1/admin/keys/{tally.key_id}").json()
+                ledger_now = read_key(ledger, prefix, tally.key_id)
+                assert_exact(
+                    ledger_now, tally.budget, tally.images, tally.texts, tally.sales, reported
+                )
+    finally:
+        ledger.close()
 
 
 @pytest.mark.parametrize(
@@ -151,18 +176,17 @@ def test_ledger_is_exact_under_load_on_two_replicas(
     key_count: int,
     seconds: float,
     replicas: list[VendorProcess],
-    model_id: str,
-    ledger_redis: redis.Redis,
 ) -> None:
     started = time.monotonic()
-    keys = _run_load(replicas, model_id, clients, key_count, seconds)
+    keys = _run_load(replicas, replicas[0].model_id(), clients, key_count, seconds)
     elapsed = time.monotonic() - started
-    _audit(keys, replicas, ledger_redis)
+    _audit(keys, replicas)
 
     statuses = sum((k.statuses for k in keys), Counter())
     sales = sum(k.sales for k in keys)
     print(
-        f"{clients} clients, {key_count} keys, 2 replicas, {elapsed:.1f}s: {sales} sales "
+        f"{clients} clients, {key_count} keys, 2 replicas on {replicas[0].redis_url[:14]}, "
+        f"{elapsed:.1f}s: {sales} sales "
         f"({sales / elapsed:.0f}/s), {sum(k.replays for k in keys)} replays, "
         f"statuses {dict(sorted(statuses.items()))}"
     )

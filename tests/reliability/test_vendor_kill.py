@@ -81,7 +81,7 @@ async def _one_shot(client: httpx.AsyncClient, body: dict[str, Any], key: str) -
 
 
 async def _kill_when_reserved(
-    vendor: VendorProcess, ledger: redis.Redis, key_id: str
+    vendor: VendorProcess, ledger: redis.Redis, key_id: str, key_ids: list[str]
 ) -> tuple[float, list[tuple[str, float]]]:
     """SIGKILL once some requests are committed and others held (or several held); returns
     (kill time in epoch ms, the leases held then)."""
@@ -95,16 +95,18 @@ async def _kill_when_reserved(
             break
         assert time.monotonic() < give_up, f"the kill never found requests in flight: {now}"
         await asyncio.sleep(0.002)
-    leases = held_leases(ledger, vendor.prefix)
+    leases = held_leases(ledger, vendor.prefix, key_ids)
     killed_ms = time.time() * 1000
     vendor.kill()
     return killed_ms, leases
 
 
-async def _watch_gone(ledger: redis.Redis, prefix: str, res_ids: set[str]) -> float:
+async def _watch_gone(
+    ledger: redis.Redis, prefix: str, key_ids: list[str], res_ids: set[str]
+) -> float:
     """Epoch ms of the first poll (every 20 ms) that finds none of `res_ids` still held."""
     give_up = time.monotonic() + 60
-    while {res for res, _ in held_leases(ledger, prefix)} & res_ids:
+    while {res for res, _ in held_leases(ledger, prefix, key_ids)} & res_ids:
         assert time.monotonic() < give_up, "dead reservations were never refunded"
         await asyncio.sleep(0.02)
     return time.time() * 1000
@@ -156,9 +158,10 @@ async def test_kill_9_mid_request_then_restart_charges_each_request_once(
             asyncio.create_task(_one_shot(client, _body(model_id, 1000 + seed), plain_auth))
             for seed in range(ONE_SHOT)
         ]
-        killed_ms, dead_leases = await _kill_when_reserved(vendor, ledger_redis, key_id)
+        key_ids = [key_id, plain_id]
+        killed_ms, dead_leases = await _kill_when_reserved(vendor, ledger_redis, key_id, key_ids)
         dead_ids = {res for res, _ in dead_leases}
-        watch = asyncio.create_task(_watch_gone(ledger_redis, vendor.prefix, dead_ids))
+        watch = asyncio.create_task(_watch_gone(ledger_redis, vendor.prefix, key_ids, dead_ids))
         await asyncio.to_thread(vendor.start)  # same port, same prefix
         restarted_ms = time.time() * 1000
         outcomes = await asyncio.gather(*retried)

@@ -9,6 +9,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from shared.redis_connection import connect
 from shared.redis_server import RedisEndpoint, start_embedded
 
 LOCAL_URL = "redis://127.0.0.1:6379/0"
@@ -25,8 +26,8 @@ def find_test_redis() -> RedisEndpoint:
 
 
 def delete_prefix(url: str, prefix: str) -> int:
-    """Delete every key under `prefix` (a test's own namespace)."""
-    client = redis.Redis.from_url(url)
+    """Delete every key under `prefix` (a test's own namespace), on a server or a cluster."""
+    client = connect(url)
     try:
         keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
         return int(client.delete(*keys)) if keys else 0
@@ -37,7 +38,7 @@ def delete_prefix(url: str, prefix: str) -> int:
 class PipelineRecorder:
     """Records the pipelines an async client sends: the arguments of each command."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis | aioredis.RedisCluster) -> None:
         self.sent: list[list[tuple[Any, ...]]] = []
         self._make = client.pipeline
         client.pipeline = self.pipeline  # type: ignore[method-assign]
@@ -55,8 +56,16 @@ class PipelineRecorder:
         execute = pipe.execute
 
         async def recorded(*a: Any, **k: Any) -> Any:
-            self.sent.append([tuple(args) for args, _ in pipe.command_stack])
+            self.sent.append(_queued(pipe))
             return await execute(*a, **k)
 
         pipe.execute = recorded  # type: ignore[method-assign]
         return pipe
+
+
+def _queued(pipe: Any) -> list[tuple[Any, ...]]:
+    """The commands queued in a pipeline, of one server or of a cluster."""
+    stack = getattr(pipe, "command_stack", None)
+    if stack is not None:
+        return [tuple(args) for args, _ in stack]
+    return [tuple(command.args) for command in pipe._execution_strategy._command_queue]

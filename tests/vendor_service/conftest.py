@@ -97,10 +97,7 @@ async def running_app(settings: Settings) -> AsyncIterator[VendorApp]:
 AppMaker = Callable[..., AbstractAsyncContextManager[VendorApp]]
 
 
-@pytest.fixture
-def make_app(redis_url: str, redis_prefix: str) -> AppMaker:
-    """`async with make_app(max_batch_size=4) as vendor:` -> an app with those settings."""
-
+def app_maker(redis_url: str, redis_prefix: str) -> AppMaker:
     def make(**overrides: Any) -> AbstractAsyncContextManager[VendorApp]:
         return running_app(test_settings(redis_url, redis_prefix, **overrides))
 
@@ -108,6 +105,25 @@ def make_app(redis_url: str, redis_prefix: str) -> AppMaker:
 
 
 @pytest.fixture
+def make_app(redis_url: str, redis_prefix: str) -> AppMaker:
+    """`async with make_app(max_batch_size=4) as vendor:` -> an app with those settings."""
+    return app_maker(redis_url, redis_prefix)
+
+
+@pytest.fixture
 async def vendor_app(make_app: AppMaker) -> AsyncIterator[VendorApp]:
     async with make_app() as running:
+        yield running
+
+
+@pytest.fixture
+def each_make_app(each_redis_url: str, each_redis_prefix: str) -> AppMaker:
+    """`make_app`, once on one Redis server and once on the Redis Cluster."""
+    return app_maker(each_redis_url, each_redis_prefix)
+
+
+@pytest.fixture
+async def each_vendor_app(each_make_app: AppMaker) -> AsyncIterator[VendorApp]:
+    """`vendor_app`, once on one Redis server and once on the Redis Cluster."""
+    async with each_make_app() as running:
         yield running

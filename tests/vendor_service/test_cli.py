@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 from typer.testing import CliRunner
 
 from vendor_service.cli import app
+from vendor_service.metering import hash_secret, mint_api_key
 from vendor_service.settings import Settings
 
 
@@ -79,3 +81,41 @@ def _as_in_environment(default: object) -> str:
     if isinstance(default, bool):
         return "true" if default else "false"
     return '""' if default == "" else str(default)
+
+
+def test_migrate_moves_an_untagged_ledger_to_tagged_names(
+    env: dict[str, str], redis_url: str, redis_prefix: str
+) -> None:
+    """An account, a delivered Idempotency-Key record and a hold in flight under the untagged
+    names; afterwards the ledger reads the account, replays the record and holds nothing."""
+    client = redis.Redis.from_url(redis_url)
+    key = mint_api_key()
+    client.hset(f"{redis_prefix}key:{key.key_id}", mapping={
+        "budget": 100, "spent": 30, "reserved": 10, "images": 3, "texts": 0, "requests": 3,
+        "name": "old", "revoked": 0, "secret_hash": hash_secret(key.secret, ""),
+    })  # fmt: skip
+    digest = "d" * 32
+    client.hset(f"{redis_prefix}idem:{key.key_id}:{digest}",
+                mapping={"fingerprint": "fp", "state": "done", "response": "stored"})  # fmt: skip
+    client.expire(f"{redis_prefix}idem:{key.key_id}:{digest}", 3600)
+    client.hset(f"{redis_prefix}res:r1", mapping={"key_id": key.key_id, "cost": 10})
+    client.zadd(f"{redis_prefix}leases", {"r1": 1})
+    client.close()
+
+    runner = CliRunner()
+    moved = runner.invoke(app, ["keys", "migrate"], env=env)
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.stdout) == {
+        "accounts": 1, "idempotency_records": 1, "holds_refunded": 1
+    }  # fmt: skip
+    shown = json.loads(runner.invoke(app, ["keys", "show", key.key_id], env=env).stdout)
+    assert (shown["budget"], shown["spent"], shown["reserved"]) == (100, 30, 0)
+    client = redis.Redis.from_url(redis_url)
+    tagged = f"{redis_prefix}{{{key.key_id}}}:idem:{digest}"
+    assert client.hget(tagged, "response") == b"stored" and client.ttl(tagged) > 0
+    assert client.sismember(f"{redis_prefix}keys", key.key_id)
+    assert not list(client.scan_iter(match=f"{redis_prefix}key:*"))
+    client.close()
+    again = runner.invoke(app, ["keys", "migrate"], env=env)
+    assert json.loads(again.stdout) == {"accounts": 0, "idempotency_records": 0,
+                                        "holds_refunded": 0}  # fmt: skip

@@ -41,3 +41,26 @@ def test_other_checks() -> None:
         Settings(admin_token=GOOD, lease_seconds=5)
     with pytest.raises(ValidationError, match="MAX_QUEUE_ITEMS"):
         Settings(admin_token=GOOD, max_queue_items=4, max_inputs_per_request=8)
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        ({"redis_prefix": "vendor{a}:"}, "must not contain"),
+        ({"redis_url": "redis+cluster://host"}, "host:port"),
+        ({"redis_url": "memcached://host:1"}, "must start with"),
+        ({"redis_wait_replicas": 17}, "VENDOR_REDIS_WAIT_REPLICAS"),
+    ],
+)
+def test_redis_settings_that_cannot_work_are_refused(values: dict[str, object], says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        Settings(admin_token=GOOD, **values)  # type: ignore[arg-type]
+
+
+def test_a_cluster_url_and_a_replica_wait_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis+cluster://a:7000,b:7001")
+    monkeypatch.setenv("VENDOR_REDIS_WAIT_REPLICAS", "1")
+    settings = Settings(admin_token=GOOD)
+    assert settings.redis_url == "redis+cluster://a:7000,b:7001"
+    assert settings.redis_wait_replicas == 1
+    assert Settings(admin_token=GOOD).workers == "auto"

@@ -3,7 +3,8 @@
 - `VendorError` -> its code's status (+ Retry-After when it has one)
 - request validation -> 422 invalid_request with a readable message
 - 404 / 405 from routing -> not_found / method_not_allowed
-- Redis unreachable -> 503 ledger_unavailable (+ Retry-After)
+- Redis unreachable (one server, or the cluster's node for the key, failing over) ->
+  503 ledger_unavailable (+ Retry-After)
 - anything else -> 500 with a generic message (details only in our log, never in the body)
 """
 
@@ -14,13 +15,13 @@ import math
 from typing import Any
 
 import orjson
-import redis.exceptions
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import headers as h
 from shared.errors import ErrorBody, ErrorCode, status_of
+from shared.redis_connection import OUTAGES
 from vendor_service.errors import VendorError
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(VendorError, _vendor_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(redis.exceptions.ConnectionError, _redis_down)
-    app.add_exception_handler(redis.exceptions.TimeoutError, _redis_down)
+    for outage in OUTAGES:
+        app.add_exception_handler(outage, _redis_down)
     app.add_exception_handler(Exception, _unexpected)
 
 

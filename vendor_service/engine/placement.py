@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 
+from vendor_service.engine.devices import gpu_count, worker_count
 from vendor_service.engine.model import EmbeddingModel, ModelFactory
 from vendor_service.engine.open_clip_model import pick_device
 from vendor_service.settings import Settings
@@ -33,7 +34,7 @@ def forward_in_child(settings: Settings, factory: ModelFactory | None = None) ->
     if the model factory can be sent to one (a factory defined in a function cannot)."""
     if settings.inference_process != "auto":
         return settings.inference_process
-    if settings.workers != 1 or pick_device(settings.device).type != "cpu":
+    if worker_count(settings, gpu_count()) != 1 or pick_device(settings.device).type != "cpu":
         return False
     if factory is not None and not _picklable(factory):
         log.info("the model factory %r cannot go to a model process; forward passes run in a "

@@ -4,7 +4,7 @@
 
 from vendor_service.metering.api_keys import ApiKey, hash_secret, mint_api_key, parse_api_key
 from vendor_service.metering.ledger import Ledger, Replay, Reservation, Standing
-from vendor_service.metering.reaper import run_reaper
+from vendor_service.metering.reaper import claim_round, reap_expired, run_reaper
 
 __all__ = [
     "ApiKey",
@@ -12,8 +12,10 @@ __all__ = [
     "Replay",
     "Reservation",
     "Standing",
+    "claim_round",
     "hash_secret",
     "mint_api_key",
     "parse_api_key",
+    "reap_expired",
     "run_reaper",
 ]

@@ -1,22 +1,37 @@
 """The ledger: every key's budget, spend and holds in Redis, changed only by Lua scripts.
 
-Per key (hash `<prefix>key:<key_id>`): budget, spent, reserved, images, texts, requests,
+Per key (hash `<prefix>{<key_id>}:key`): budget, spent, reserved, images, texts, requests,
 name, revoked, secret_hash. Invariant at every moment: budget == spent + remaining, with
 remaining = budget - spent; `reserved` is the part of remaining held by requests in flight,
 and a new hold needs remaining - reserved >= cost. `spent` grows only in commit.lua, by the
 cost of the items delivered.
+
+Every key of one API key carries its id as a hash tag, `{<key_id>}`, so on a Redis Cluster
+they all live in one slot and each script (which declares every key it touches in KEYS)
+runs on one node:
+
+    <prefix>{<key_id>}:key              hash: the account above
+    <prefix>{<key_id>}:holds            hash: reservation id -> "<cost> <images> <texts> <idem>"
+    <prefix>{<key_id>}:leases           zset: reservation id -> lease deadline (ms)
+    <prefix>{<key_id>}:idem:<digest>    hash: an Idempotency-Key's record (state, response)
+    <prefix>{<key_id>}:rate:...         the rate limits' counters (rate_limits.py)
+
+Two keys are global: `<prefix>keys`, the set of every API key id, which the reaper walks to
+find expired leases on whichever node they are, and `<prefix>reaper`, which names the one
+process that reaps this round. A presented API key names its own id
+(`vk-<key_id>-<secret>`), so authentication reads one tagged hash and needs no global index.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from shared.errors import ErrorCode
+from shared.redis_connection import AsyncRedis
 from shared.schemas import CreatedKey, UsageReport
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
 from vendor_service.metering.api_keys import (
@@ -25,6 +40,7 @@ from vendor_service.metering.api_keys import (
     parse_api_key,
     secret_matches,
 )
+from vendor_service.metering.replication import ReplicaWait, node_name, queue_wait
 from vendor_service.metering.script_pipeline import ScriptPipeliner, load_script, run_script
 from vendor_service.metering.trust import TrustedKeys
 
@@ -62,14 +78,16 @@ class Replay:
 class Ledger:
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: AsyncRedis,
         prefix: str,
         pepper: str = "",
         lease_seconds: float = 30.0,
         idempotency_ttl_seconds: int = 24 * 3600,
         auth_cache_seconds: float = 0.0,
         pipeliner: ScriptPipeliner | None = None,
+        wait: ReplicaWait | None = None,
     ) -> None:
+        check_prefix(prefix)
         self.client = client
         self.prefix = prefix
         self.pepper = pepper
@@ -79,21 +97,31 @@ class Ledger:
         self.trusted = TrustedKeys(auth_cache_seconds, pepper)
         # Given: the sale's scripts join the other calls of their turn in one round trip.
         self.pipeliner = pipeliner
+        # Given (replicas > 0): writes that acknowledge money wait for replicas to have them.
+        self.wait = wait if wait is not None and wait.replicas > 0 else None
 
     # --- Redis key names ----------------------------------------------------------------------
     def key_hash(self, key_id: str) -> str:
-        return f"{self.prefix}key:{key_id}"
+        return f"{self.prefix}{{{key_id}}}:key"
 
-    def reservation_hash(self, res_id: str) -> str:
-        return f"{self.prefix}res:{res_id}"
+    def holds(self, key_id: str) -> str:
+        return f"{self.prefix}{{{key_id}}}:holds"
 
-    @property
-    def leases(self) -> str:
-        return f"{self.prefix}leases"
+    def leases(self, key_id: str) -> str:
+        return f"{self.prefix}{{{key_id}}}:leases"
 
     def idempotency_hash(self, key_id: str, idempotency_key: str) -> str:
         digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-        return f"{self.prefix}idem:{key_id}:{digest}"
+        return f"{self.prefix}{{{key_id}}}:idem:{digest}"
+
+    @property
+    def key_index(self) -> str:
+        """Global (in no API key's slot): every API key id, for the reaper."""
+        return f"{self.prefix}keys"
+
+    def account_keys(self, key_id: str) -> list[str]:
+        """KEYS of the scripts that move a key's money: its hash, holds and leases."""
+        return [self.key_hash(key_id), self.holds(key_id), self.leases(key_id)]
 
     # --- keys (admin) -------------------------------------------------------------------------
     async def create_key(self, name: str, budget: int) -> CreatedKey:
@@ -105,7 +133,10 @@ class Ledger:
             revoked=0,
             secret_hash=hash_secret(key.secret, self.pepper),
         )
-        await self.client.hset(self.key_hash(key.key_id), mapping=fields)  # type: ignore[arg-type]
+        # Indexed first: a key can exist only once the reaper can find its leases.
+        await self.client.sadd(self.key_index, key.key_id)
+        await self._write(self.key_hash(key.key_id), lambda pipe: pipe.hset(
+            self.key_hash(key.key_id), mapping=fields))  # fmt: skip
         return CreatedKey(key_id=key.key_id, api_key=key.token, name=name, budget=budget)
 
     async def usage(self, key_id: str) -> UsageReport:
@@ -127,14 +158,17 @@ class Ledger:
         return int(budget or 0) - int(spent or 0)
 
     async def topup(self, key_id: str, amount: int) -> UsageReport:
-        found = await self._scripts["topup"](keys=[self.key_hash(key_id)], args=[amount])
+        found = await run_script(
+            self._scripts["topup"], [self.key_hash(key_id)], [amount], wait=self.wait
+        )
         if not found:
             raise RequestRejected(ErrorCode.NOT_FOUND, f"no API key with id {key_id!r}")
         return await self.usage(key_id)
 
     async def revoke(self, key_id: str) -> UsageReport:
         report = await self.usage(key_id)  # 404 for an unknown id
-        await self.client.hset(self.key_hash(key_id), "revoked", 1)
+        key = self.key_hash(key_id)
+        await self._write(key, lambda pipe: pipe.hset(key, "revoked", 1))
         self.trusted.forget(key_id)
         return report.model_copy(update={"revoked": True})
 
@@ -201,18 +235,8 @@ class Ledger:
         idem = self.idempotency_hash(key_id, idempotency_key) if idempotency_key else ""
         reply = await self._run(
             "reserve",
-            [self.key_hash(key_id), self.leases, self.reservation_hash(res_id), idem or "-"],
-            [
-                cost,
-                images,
-                texts,
-                self.lease_ms,
-                key_id,
-                res_id,
-                "1" if idem else "0",
-                fingerprint,
-                self.idempotency_ttl,
-            ],
+            [*self.account_keys(key_id), *([idem] if idem else [])],
+            [cost, images, texts, self.lease_ms, res_id, fingerprint, self.idempotency_ttl],
         )
         status = reply[0].decode()
         if status == "ok":
@@ -231,13 +255,9 @@ class Ledger:
             head = tail = b""
         reply = await self._run(
             "commit",
-            [
-                self.key_hash(reservation.key_id),
-                self.leases,
-                self.reservation_hash(reservation.res_id),
-                reservation.idem_key or "-",
-            ],
+            self._reservation_keys(reservation),
             [reservation.res_id, head, tail, self.idempotency_ttl],
+            wait=self.wait,
         )
         if reply[0] == b"expired":
             raise Unavailable(
@@ -248,24 +268,48 @@ class Ledger:
 
     async def refund(self, reservation: Reservation) -> bool:
         released = await self._run(
-            "refund",
-            [
-                self.key_hash(reservation.key_id),
-                self.leases,
-                self.reservation_hash(reservation.res_id),
-            ],
-            [reservation.res_id],
+            "refund", self._reservation_keys(reservation), [reservation.res_id]
         )
         return bool(released)
 
-    async def reap(self, max_count: int = 1000) -> int:
-        """Refund every reservation whose lease has expired; returns how many."""
-        reaped = await self._scripts["reap"](keys=[self.leases], args=[self.prefix, max_count])
-        return int(reaped)
+    async def reap_key(self, key_id: str, max_count: int = 1000) -> int:
+        """Refund the holds of one key whose lease has expired; returns how many. (Finding
+        the keys that have one: `reaper.reap_expired`.)"""
+        return int(await self._scripts["reap"](keys=self.account_keys(key_id), args=[max_count]))
 
-    async def _run(self, name: str, keys: list[Any], args: list[Any]) -> Any:
+    def _reservation_keys(self, reservation: Reservation) -> list[str]:
+        idem = [reservation.idem_key] if reservation.idem_key else []
+        return [*self.account_keys(reservation.key_id), *idem]
+
+    async def _run(
+        self, name: str, keys: list[Any], args: list[Any], wait: ReplicaWait | None = None
+    ) -> Any:
         """One of the sale's scripts: alone, or with the other calls of this turn."""
-        return await run_script(self._scripts[name], keys, args, self.pipeliner)
+        return await run_script(self._scripts[name], keys, args, self.pipeliner, wait)
+
+    async def _write(self, key: str, queue: Callable[[Any], Any]) -> None:
+        """An admin write to `key` (one pipeline), followed by WAIT when replicas are asked."""
+        pipe = self.client.pipeline(transaction=False)
+        queue(pipe)
+        wait = self.wait
+        node = node_name(self.client, key)
+        if wait is None or not wait.worth_waiting(node):
+            await pipe.execute()
+            if wait is not None:
+                wait.unreplicated()
+            return
+        await queue_wait(pipe, self.client, key, wait)
+        replies = await pipe.execute()
+        wait.check(replies[-1], node)
+
+
+def check_prefix(prefix: str) -> None:
+    """A key prefix with a brace would move the hash tag out of `{<key_id>}`: refused."""
+    if "{" in prefix or "}" in prefix:
+        raise ValueError(
+            f"the Redis key prefix {prefix!r} must not contain '{{' or '}}': the ledger tags "
+            "every key with {<key_id>} so one API key's keys share a Redis Cluster slot"
+        )
 
 
 def _reserve_error(status: str, cost: int, reply: list[Any]) -> Exception:

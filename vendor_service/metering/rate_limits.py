@@ -18,7 +18,7 @@ its requests limit when that one had room, as it would have with two separate ch
 
 Key names: `<prefix>{<key_id>}:rate:<strategy>:<kind>:<amount>/<seconds>s[:<window>]`. The
 `{<key_id>}` hash tag puts every rate-limit key of one API key in one Redis Cluster slot, the
-same slot as that key's ledger keys once they carry the same tag; the limit's amount and
+same slot as that key's ledger keys; the limit's amount and
 window are in the name, so a changed setting starts counting afresh.
 """
 
@@ -29,9 +29,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from shared import headers as h
+from shared.redis_connection import AsyncRedis
 from vendor_service.errors import RateLimited
 from vendor_service.metering.script_pipeline import ScriptPipeliner, load_script, run_script
 
@@ -115,7 +114,7 @@ class KeyRateLimiter:
 
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: AsyncRedis,
         prefix: str,
         requests: str,
         items: str,

@@ -11,6 +11,10 @@ connections, and keep-alive clients then stay piled on it.) The parent supervise
 that dies after its start-up finished is replaced; one that dies before (a model that cannot
 load) stops the service with exit code 1 instead of restarting in a loop.
 
+On a GPU host there is one worker per GPU by default (VENDOR_WORKERS=auto), and worker i
+serves on GPU i: the parent hands each worker its device and index (VENDOR_DEVICE=cuda:i,
+VENDOR_WORKER_INDEX=i; `engine/devices.py`), and a replaced worker gets its predecessor's.
+
 What the workers must agree on is settled once by the parent and handed down in their
 environment:
 
@@ -43,6 +47,7 @@ from typing import Any
 from prometheus_client.multiprocess import mark_process_dead
 
 from shared.redis_server import resolve_redis
+from vendor_service.engine.devices import use_device, worker_environments
 from vendor_service.metrics import MULTIPROC_ENV
 from vendor_service.server.process import configure_process
 from vendor_service.settings import Settings, load_settings
@@ -60,6 +65,7 @@ def shared_environment(settings: Settings) -> Iterator[dict[str, str]]:
         "REDIS_URL": endpoint.url,
         "VENDOR_ADMIN_TOKEN": settings.admin_token,
         "VENDOR_TORCH_THREADS": str(settings.torch_threads),
+        "VENDOR_WORKERS": str(settings.workers),
         MULTIPROC_ENV: metrics_dir,
     }
     before = {name: os.environ.get(name) for name in shared}
@@ -91,15 +97,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_worker(host: str, port: int, started: EventType) -> None:
-    """One worker process: settings from the shared environment, its own socket and app;
-    sets `started` once the app's start-up (model load, warm-up) is done."""
+def serve_worker(host: str, port: int, started: EventType, own: dict[str, str]) -> None:
+    """One worker process: settings from the shared environment and its `own` (its device and
+    index), its own socket and app; sets `started` once the app's start-up (model load,
+    warm-up) is done."""
     import uvicorn
 
     from vendor_service.server.app import create_app
 
+    os.environ.update(own)
     settings = load_settings()
     configure_process(settings)
+    use_device(settings.device)
     config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     threading.Thread(target=_report_start, args=(server, started), daemon=True).start()
@@ -121,17 +130,19 @@ class _Worker:
 
 
 class _Supervisor:
-    def __init__(self, workers: int, host: str, port: int) -> None:
+    def __init__(self, environments: list[dict[str, str]], host: str, port: int) -> None:
         self._context = multiprocessing.get_context("spawn")  # no torch state forked
         self._host, self._port = host, port
-        self._count = workers
+        self._environments = environments  # per worker: its device and index
         self._stop = threading.Event()
         self._workers: list[_Worker] = []
 
-    def _start(self) -> _Worker:
+    def _start(self, index: int) -> _Worker:
         started = self._context.Event()
         process = self._context.Process(
-            target=serve_worker, args=(self._host, self._port, started), name="vendor-worker"
+            target=serve_worker,
+            args=(self._host, self._port, started, self._environments[index]),
+            name=f"vendor-worker-{index}",
         )
         process.start()
         return _Worker(process, started)
@@ -141,7 +152,7 @@ class _Supervisor:
 
     def run(self) -> int:
         """Start the workers and watch them until stopped; 0, or 1 when one failed to start."""
-        self._workers = [self._start() for _ in range(self._count)]
+        self._workers = [self._start(i) for i in range(len(self._environments))]
         code = 0
         while not self._stop.wait(0.5):
             for i, worker in enumerate(self._workers):
@@ -158,8 +169,8 @@ class _Supervisor:
                     code = 1
                     self._stop.set()
                     break
-                log.warning("a worker exited (code %s); starting another", exitcode)
-                self._workers[i] = self._start()
+                log.warning("worker %d exited (code %s); starting another", i, exitcode)
+                self._workers[i] = self._start(i)
         self._shut_down()
         return code
 
@@ -175,12 +186,15 @@ class _Supervisor:
                 worker.process.join()
 
 
-def run_workers(settings: Settings, host: str, port: int) -> int:
-    """Serve on host:port with `settings.workers` worker processes until SIGTERM or SIGINT;
-    returns the exit code."""
+def run_workers(settings: Settings, host: str, port: int, gpus: int) -> int:
+    """Serve on host:port with `settings.workers` worker processes (on `gpus` GPUs, one per
+    GPU) until SIGTERM or SIGINT; returns the exit code."""
+    environments = worker_environments(settings, gpus)
     with shared_environment(settings):
-        supervisor = _Supervisor(settings.workers, host, port)
+        supervisor = _Supervisor(environments, host, port)
         for signum in (signal.SIGTERM, signal.SIGINT):  # before any worker exists
             signal.signal(signum, supervisor.stop)
-        log.info("serving on %s:%d with %d worker processes", host, port, settings.workers)
+        devices = ", ".join(env["VENDOR_DEVICE"] for env in environments)
+        log.info("serving on %s:%d with %d worker processes (%s)", host, port,
+                 len(environments), devices)  # fmt: skip
         return supervisor.run()

@@ -12,6 +12,7 @@ from client_trainer.config import RunConfig
 from client_trainer.pipeline import buy_embeddings
 from client_trainer.purchase.tracker import READ_CHUNK, BudgetTracker, SpendCapReached
 from client_trainer.teacher.client import PurchasedBatch
+from shared.redis_connection import connect
 from shared.schemas import Modality
 from tests.client_trainer.tree import CLASSES, DOMAINS
 from tests.support.live_vendor import LiveVendor
@@ -23,8 +24,9 @@ FULL_COST = N_IMAGES * PRICE_IMAGE + len(CLASSES) * PRICE_TEXT
 
 
 @pytest.fixture
-def tracker(redis_url: str, redis_prefix: str) -> BudgetTracker:
-    return BudgetTracker(redis.Redis.from_url(redis_url), redis_prefix, "unit", cap=None)
+def tracker(each_redis_url: str, each_redis_prefix: str) -> BudgetTracker:
+    """On one Redis server and on a Redis Cluster."""
+    return BudgetTracker(connect(each_redis_url), each_redis_prefix, "unit", cap=None)
 
 
 def test_store_then_cached_roundtrips_exact_float32_and_records_spend(
@@ -59,10 +61,11 @@ def _buy_config(
 
 
 def test_second_run_of_the_same_job_buys_nothing(
-    vendor: LiveVendor, redis_url: str, redis_prefix: str, quick: RunConfig
+    vendor: LiveVendor, each_redis_url: str, each_redis_prefix: str, quick: RunConfig
 ) -> None:
+    """The client's cache and record on one Redis server, and on a Redis Cluster."""
     key_id, api_key = vendor.create_key(100_000)
-    config = _buy_config(quick, vendor, api_key, redis_url, redis_prefix)
+    config = _buy_config(quick, vendor, api_key, each_redis_url, each_redis_prefix)
     first = buy_embeddings(config.with_overrides({"output.run_name": "first"}))
     assert (first.spend.images, first.spend.texts, first.spend.cost) == (
         N_IMAGES,

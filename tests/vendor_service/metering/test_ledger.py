@@ -7,21 +7,29 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
+from shared.redis_connection import connect_async
 from vendor_service.errors import AuthError, BudgetError, RequestRejected, Unavailable
-from vendor_service.metering import Ledger, Replay, Reservation, Standing
+from vendor_service.metering import (
+    Ledger,
+    Replay,
+    Reservation,
+    Standing,
+    claim_round,
+    reap_expired,
+)
 from vendor_service.metering.script_pipeline import ScriptPipeliner
 
 
 @pytest.fixture(params=[False, True], ids=["alone", "pipelined"])
 async def ledger(
-    request: pytest.FixtureRequest, redis_url: str, redis_prefix: str
+    request: pytest.FixtureRequest, each_redis_url: str, each_redis_prefix: str
 ) -> AsyncIterator[Ledger]:
-    """Every test twice: each script sent on its own, and the calls of a turn pipelined."""
-    client = aioredis.from_url(redis_url)
+    """Every test four times: each script sent on its own, and the calls of a turn pipelined;
+    on one Redis server and on a Redis Cluster."""
+    client = connect_async(each_redis_url)
     pipeliner = ScriptPipeliner(client) if request.param else None
-    yield Ledger(client, redis_prefix, lease_seconds=30, pipeliner=pipeliner)
+    yield Ledger(client, each_redis_prefix, lease_seconds=30, pipeliner=pipeliner)
     await client.aclose()
 
 
@@ -186,15 +194,42 @@ async def test_expired_lease_is_reaped_and_cannot_commit(ledger: Ledger) -> None
     dead = await short.reserve(key.key_id, 40, 4, 0, "idem-3", "fp")  # its process "died"
     alive = await ledger.reserve(key.key_id, 10, 1, 0)  # 30 s lease: not due
     assert isinstance(dead, Reservation) and isinstance(alive, Reservation)
-    assert await short.reap() == 0
+    assert await reap_expired(short) == 0
     await asyncio.sleep(0.35)
-    assert await short.reap() == 1
+    assert await reap_expired(short) == 1
     assert await books(ledger, key.key_id) == (100, 0, 10, 100)
     with pytest.raises(Unavailable) as expired:
         await short.commit(dead, b"", b"")
     assert expired.value.code == "reservation_expired"
     # The idempotency key of the dead request is free again.
     assert isinstance(await short.reserve(key.key_id, 40, 4, 0, "idem-3", "fp"), Reservation)
+
+
+async def test_the_reaper_refunds_expired_holds_of_every_key_wherever_they_live(
+    ledger: Ledger,
+) -> None:
+    """Twelve keys (on the cluster: spread over its three masters), each with a dead hold."""
+    short = short_lease(ledger, 0.1)
+    keys = [await short.create_key(f"k{i}", 100) for i in range(12)]
+    for key in keys:
+        assert isinstance(await short.reserve(key.key_id, 10, 1, 0), Reservation)
+    await asyncio.sleep(0.25)
+    assert await reap_expired(ledger) == len(keys)
+    for key in keys:
+        assert await books(ledger, key.key_id) == (100, 0, 0, 100)
+    assert await reap_expired(ledger) == 0
+
+
+async def test_one_process_reaps_per_round(ledger: Ledger) -> None:
+    other = Ledger(ledger.client, ledger.prefix)
+    assert await claim_round(ledger, 30)
+    assert not await claim_round(other, 30)
+    assert not await claim_round(ledger, 30)
+
+
+def test_a_prefix_with_a_brace_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="must not contain"):
+        Ledger(ledger.client, "vendor{x}:")
 
 
 async def test_topup_and_unknown_key(ledger: Ledger) -> None:

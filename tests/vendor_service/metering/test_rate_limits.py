@@ -1,5 +1,5 @@
-"""KeyRateLimiter on a real Redis, for each strategy, with its one script call per request sent
-alone or shared with other requests' calls through a ScriptPipeliner."""
+"""KeyRateLimiter on a real Redis and a Redis Cluster, for each strategy, with its one script
+call per request sent alone or shared with other requests' calls through a ScriptPipeliner."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from typing import get_args
 
 import pytest
-import redis.asyncio as aioredis
 from redis.cluster import key_slot
 
+from shared.redis_connection import AsyncRedis, connect_async
 from tests.support.redis import PipelineRecorder
 from vendor_service.errors import RateLimited
 from vendor_service.metering.rate_limits import (
@@ -29,19 +29,24 @@ CASES = [(strategy, mode) for strategy in STRATEGIES for mode in MODES]
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    made = aioredis.from_url(redis_url)
+async def client(each_redis_url: str) -> AsyncIterator[AsyncRedis]:
+    made = connect_async(each_redis_url)
     yield made
     await made.aclose()
 
 
 @pytest.fixture
-def pipeliner(client: aioredis.Redis) -> ScriptPipeliner:
+def redis_prefix(each_redis_prefix: str) -> str:
+    return each_redis_prefix
+
+
+@pytest.fixture
+def pipeliner(client: AsyncRedis) -> ScriptPipeliner:
     return ScriptPipeliner(client)
 
 
 def make_limiter(
-    client: aioredis.Redis, prefix: str, mode: str, strategy: str, pipeliner: ScriptPipeliner,
+    client: AsyncRedis, prefix: str, mode: str, strategy: str, pipeliner: ScriptPipeliner,
     requests: str = "3/minute", items: str = "5/minute",
 ) -> KeyRateLimiter:
     """`mode` says how its calls reach Redis: alone, or shared with other requests' calls
@@ -55,7 +60,7 @@ def make_limiter(
 @pytest.fixture(params=CASES, ids=lambda case: f"{case[0]}-{case[1]}")
 def limiter(
     request: pytest.FixtureRequest,
-    client: aioredis.Redis,
+    client: AsyncRedis,
     redis_prefix: str,
     pipeliner: ScriptPipeliner,
 ) -> KeyRateLimiter:
@@ -83,7 +88,7 @@ async def test_headers_count_down_then_429(limiter: KeyRateLimiter) -> None:
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 async def test_every_path_gives_the_same_states(
-    client: aioredis.Redis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
+    client: AsyncRedis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
 ) -> None:
     states, resets = [], []
     for mode in MODES:
@@ -98,7 +103,7 @@ async def test_every_path_gives_the_same_states(
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 async def test_requests_of_one_turn_share_one_round_trip(
-    client: aioredis.Redis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
+    client: AsyncRedis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
 ) -> None:
     made = make_limiter(client, redis_prefix, "shared", strategy, pipeliner)
     await made.hit("warm", 1)  # script loaded: the pipeline's case
@@ -115,7 +120,7 @@ async def test_requests_of_one_turn_share_one_round_trip(
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 async def test_a_script_redis_lost_is_loaded_and_counts_once(
-    client: aioredis.Redis, redis_prefix: str, strategy: str, mode: str,
+    client: AsyncRedis, redis_prefix: str, strategy: str, mode: str,
     pipeliner: ScriptPipeliner,
 ) -> None:  # fmt: skip
     made = make_limiter(client, redis_prefix, mode, strategy, pipeliner)
@@ -131,7 +136,7 @@ async def test_a_script_redis_lost_is_loaded_and_counts_once(
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 async def test_a_window_that_passed_admits_again(
-    client: aioredis.Redis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
+    client: AsyncRedis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
 ) -> None:
     made = make_limiter(client, redis_prefix, "alone", strategy, pipeliner, "2/second", "")
     await made.hit("k", 1)
@@ -145,7 +150,7 @@ async def test_a_window_that_passed_admits_again(
 
 
 async def test_the_sliding_window_weights_the_previous_one(
-    client: aioredis.Redis, redis_prefix: str, pipeliner: ScriptPipeliner
+    client: AsyncRedis, redis_prefix: str, pipeliner: ScriptPipeliner
 ) -> None:
     made = make_limiter(client, redis_prefix, "alone", "sliding-window-counter", pipeliner,
                         "", "4/second")  # fmt: skip
@@ -163,7 +168,7 @@ async def test_the_sliding_window_weights_the_previous_one(
 
 @pytest.mark.parametrize("strategy", list(STRATEGIES))
 async def test_every_key_is_declared_and_shares_the_api_keys_hash_tag(
-    client: aioredis.Redis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
+    client: AsyncRedis, redis_prefix: str, strategy: str, pipeliner: ScriptPipeliner
 ) -> None:
     made = make_limiter(client, redis_prefix, "alone", strategy, pipeliner)
     key_id = "0123456789ab"
@@ -179,7 +184,7 @@ async def test_every_key_is_declared_and_shares_the_api_keys_hash_tag(
 
 
 async def test_no_limits_counts_nothing(
-    client: aioredis.Redis, redis_prefix: str, pipeliner: ScriptPipeliner
+    client: AsyncRedis, redis_prefix: str, pipeliner: ScriptPipeliner
 ) -> None:
     made = make_limiter(client, redis_prefix, "alone", "sliding-window-counter", pipeliner,
                         "", "")  # fmt: skip

@@ -104,6 +104,11 @@ def test_two_workers_keep_one_ledger_and_one_set_of_metrics(
                 metrics = httpx.get(f"{vendor.base_url}/metrics", headers={"Connection": "close"})
                 assert _served(metrics.text) == 25
                 assert "vendor_ready_workers 2.0" in metrics.text
+                for worker in ("0", "1"):  # each worker and the device it serves on
+                    gauge = f'vendor_worker_device{{device="cpu",worker="{worker}"}} 1.0'
+                    assert gauge in metrics.text
+                ready = httpx.get(f"{vendor.base_url}/readyz", headers={"Connection": "close"})
+                assert ready.json()["worker"] in (0, 1) and ready.json()["device"] == "cpu"
     finally:
         delete_prefix(redis_url, redis_prefix)
 

@@ -19,14 +19,20 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> dict[str, str]:
-    """200 once the warm-up forward pass succeeded and while forwards keep succeeding."""
+async def readyz(request: Request) -> dict[str, str | int]:
+    """200 once the warm-up forward pass succeeded and while forwards keep succeeding; says
+    which worker answered and the device its model runs on."""
     state = getattr(request.app.state, "vendor", None)
     if state is None or not state.engine.warmed_up:
         raise Unavailable(ErrorCode.NOT_READY, "the model is still loading", retry_after=2)
     if not state.engine.health.ok:
         raise Unavailable(ErrorCode.NOT_READY, "the model is failing", retry_after=5)
-    return {"status": "ready", "model": state.engine.info.model_id}
+    return {
+        "status": "ready",
+        "model": state.engine.info.model_id,
+        "worker": state.settings.worker_index,
+        "device": state.device,
+    }
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -7,10 +7,10 @@ import io
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 from PIL import Image
 
 from shared.errors import ErrorBody
+from shared.redis_connection import connect_async
 from tests.support.errors import assert_error
 from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
 from vendor_service.metering import Ledger
@@ -50,35 +50,40 @@ async def test_missing_and_invalid_keys_are_401(vendor_app: VendorApp) -> None:
     assert_error(await vendor_app.embed(wrong_secret, "hi"), 401, "invalid_api_key")
 
 
-async def test_revocation_is_effective_at_once(vendor_app: VendorApp) -> None:
-    key_id, api_key = await vendor_app.create_key(budget=10)
-    assert (await vendor_app.embed(api_key, "hi")).status_code == 200
+async def test_revocation_is_effective_at_once(each_vendor_app: VendorApp) -> None:
+    key_id, api_key = await each_vendor_app.create_key(budget=10)
+    assert (await each_vendor_app.embed(api_key, "hi")).status_code == 200
     admin = {"Authorization": "Bearer test-admin-token-0123456789abcdef"}
-    assert (await vendor_app.client.delete(f"/v1/admin/keys/{key_id}", headers=admin)).is_success
-    assert_error(await vendor_app.embed(api_key, "hi"), 401, "revoked_api_key")
-    usage = await vendor_app.client.get("/v1/usage", headers={"Authorization": f"Bearer {api_key}"})
+    revoked = await each_vendor_app.client.delete(f"/v1/admin/keys/{key_id}", headers=admin)
+    assert revoked.is_success
+    assert_error(await each_vendor_app.embed(api_key, "hi"), 401, "revoked_api_key")
+    caller = {"Authorization": f"Bearer {api_key}"}
+    usage = await each_vendor_app.client.get("/v1/usage", headers=caller)
     assert_error(usage, 401, "revoked_api_key")
 
 
-async def test_a_revocation_by_another_worker_is_effective_at_once(vendor_app: VendorApp) -> None:
+async def test_a_revocation_by_another_worker_is_effective_at_once(
+    each_vendor_app: VendorApp,
+) -> None:
     """This worker verified the key a moment ago; another one revokes it."""
-    key_id, api_key = await vendor_app.create_key(budget=10)
-    assert (await vendor_app.embed(api_key, "hi")).status_code == 200
-    client = aioredis.from_url(vendor_app.settings.redis_url or "")
-    await Ledger(client, vendor_app.settings.redis_prefix).revoke(key_id)
+    key_id, api_key = await each_vendor_app.create_key(budget=10)
+    assert (await each_vendor_app.embed(api_key, "hi")).status_code == 200
+    client = connect_async(each_vendor_app.settings.redis_url or "")
+    await Ledger(client, each_vendor_app.settings.redis_prefix).revoke(key_id)
     await client.aclose()
-    usage = await vendor_app.client.get("/v1/usage", headers={"Authorization": f"Bearer {api_key}"})
+    caller = {"Authorization": f"Bearer {api_key}"}
+    usage = await each_vendor_app.client.get("/v1/usage", headers=caller)
     assert_error(usage, 401, "revoked_api_key")
-    assert_error(await vendor_app.embed(api_key, "hi"), 401, "revoked_api_key")
-    assert_error(await vendor_app.embed(api_key, [png_b64()], "image"), 401, "revoked_api_key")
-    assert (await vendor_app.key_info(key_id))["spent"] == 1
+    assert_error(await each_vendor_app.embed(api_key, "hi"), 401, "revoked_api_key")
+    assert_error(await each_vendor_app.embed(api_key, [png_b64()], "image"), 401, "revoked_api_key")
+    assert (await each_vendor_app.key_info(key_id))["spent"] == 1
 
 
-async def test_insufficient_budget_charges_and_delivers_nothing(vendor_app: VendorApp) -> None:
-    key_id, api_key = await vendor_app.create_key(budget=25)
-    response = await vendor_app.embed(api_key, [png_b64(seed=i) for i in range(3)], "image")
+async def test_insufficient_budget_charges_and_delivers_nothing(each_vendor_app: VendorApp) -> None:
+    key_id, api_key = await each_vendor_app.create_key(budget=25)
+    response = await each_vendor_app.embed(api_key, [png_b64(seed=i) for i in range(3)], "image")
     assert_error(response, 402, "insufficient_budget")
-    info = await vendor_app.key_info(key_id)
+    info = await each_vendor_app.key_info(key_id)
     assert (info["spent"], info["reserved"], info["remaining"]) == (0, 0, 25)
 
 

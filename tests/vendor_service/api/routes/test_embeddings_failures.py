@@ -45,15 +45,15 @@ async def test_failed_inference_refunds_and_flips_readiness(vendor_app: VendorAp
     assert 'vendor_refunds_total{reason="inference_failed"} 1.0' in metrics
 
 
-async def test_failed_inference_frees_the_idempotency_key(vendor_app: VendorApp) -> None:
-    key_id, api_key = await vendor_app.create_key(budget=100)
+async def test_failed_inference_frees_the_idempotency_key(each_vendor_app: VendorApp) -> None:
+    key_id, api_key = await each_vendor_app.create_key(budget=100)
     headers = {"Idempotency-Key": "retry-me"}
-    vendor_app.model.failing = True
-    assert (await vendor_app.embed(api_key, ["t"], headers=headers)).status_code == 503
-    vendor_app.model.failing = False
-    retried = await vendor_app.embed(api_key, ["t"], headers=headers)
+    each_vendor_app.model.failing = True
+    assert (await each_vendor_app.embed(api_key, ["t"], headers=headers)).status_code == 503
+    each_vendor_app.model.failing = False
+    retried = await each_vendor_app.embed(api_key, ["t"], headers=headers)
     assert retried.status_code == 200
-    assert (await vendor_app.key_info(key_id))["spent"] == 1
+    assert (await each_vendor_app.key_info(key_id))["spent"] == 1
 
 
 async def test_full_queue_answers_overloaded(make_app: AppMaker) -> None:
@@ -77,8 +77,8 @@ async def test_full_queue_answers_overloaded(make_app: AppMaker) -> None:
         assert "vendor_refunds_total{" not in metrics  # refused before it reserved anything
 
 
-async def test_replay_while_in_progress_is_409(make_app: AppMaker) -> None:
-    async with make_app() as vendor:
+async def test_replay_while_in_progress_is_409(each_make_app: AppMaker) -> None:
+    async with each_make_app() as vendor:
         _, api_key = await vendor.create_key(budget=1000)
         headers = {"Idempotency-Key": "slow"}
         vendor.model.gate.clear()
@@ -92,19 +92,19 @@ async def test_replay_while_in_progress_is_409(make_app: AppMaker) -> None:
         assert (await first).status_code == 200
 
 
-async def test_idempotent_replay_is_byte_identical_and_free(vendor_app: VendorApp) -> None:
-    key_id, api_key = await vendor_app.create_key(budget=100)
+async def test_idempotent_replay_is_byte_identical_and_free(each_vendor_app: VendorApp) -> None:
+    key_id, api_key = await each_vendor_app.create_key(budget=100)
     headers = {"Idempotency-Key": "k-1"}
     images = [png_b64(seed=5), png_b64(seed=6)]
-    first = await vendor_app.embed(api_key, images, "image", headers=headers)
-    replay = await vendor_app.embed(api_key, images, "image", headers=headers)
+    first = await each_vendor_app.embed(api_key, images, "image", headers=headers)
+    replay = await each_vendor_app.embed(api_key, images, "image", headers=headers)
     assert first.status_code == replay.status_code == 200
     assert first.content == replay.content
     assert replay.headers["Idempotent-Replayed"] == "true"
-    assert (await vendor_app.key_info(key_id))["spent"] == 20
-    reused = await vendor_app.embed(api_key, images[:1], "image", headers=headers)
+    assert (await each_vendor_app.key_info(key_id))["spent"] == 20
+    reused = await each_vendor_app.embed(api_key, images[:1], "image", headers=headers)
     assert_error(reused, 409, "idempotency_key_reused")
-    assert (await vendor_app.key_info(key_id))["spent"] == 20
+    assert (await each_vendor_app.key_info(key_id))["spent"] == 20
 
 
 async def test_unexpected_exception_is_a_generic_500(vendor_app: VendorApp) -> None:

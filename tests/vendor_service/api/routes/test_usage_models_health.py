@@ -31,9 +31,11 @@ async def test_health_metrics_and_docs(vendor_app: VendorApp) -> None:
     _, api_key = await vendor_app.create_key(budget=30)
     await vendor_app.embed(api_key, ["a", "b"])
     assert (await vendor_app.client.get("/healthz")).json() == {"status": "ok"}
-    assert (await vendor_app.client.get("/readyz")).json()["model"] == MODEL_ID
+    ready = (await vendor_app.client.get("/readyz")).json()
+    assert ready == {"status": "ready", "model": MODEL_ID, "worker": 0, "device": "cpu"}
     metrics = (await vendor_app.client.get("/metrics")).text
     for needle in (
+        'vendor_worker_device{device="cpu",worker="0"} 1.0',
         'vendor_requests_total{route="/v1/embeddings",status="200"} 1.0',
         'vendor_items_total{modality="text"} 2.0',
         "vendor_spend_credits_total 2.0",
