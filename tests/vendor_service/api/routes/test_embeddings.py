@@ -144,7 +144,11 @@ async def test_a_request_refused_by_the_reserve_never_reaches_the_model(
 async def test_the_commits_of_one_batch_share_a_round_trip(
     make_app: AppMaker, pipelining: bool
 ) -> None:
-    async with make_app(max_wait_ms=200.0, max_batch_size=8, redis_pipelining=pipelining) as vendor:
+    # The batch closes when its eighth image arrives; the long wait only keeps a loaded machine
+    # from closing it early.
+    async with make_app(
+        max_wait_ms=1000.0, max_batch_size=8, redis_pipelining=pipelining
+    ) as vendor:
         key_id, api_key = await vendor.create_key(budget=1000)
         state = vendor.state
         assert state.rate_limiter.pipeliner is state.ledger.pipeliner  # one for both
