@@ -123,7 +123,7 @@ class TeacherSession:
         return F.normalize(torch.from_numpy(stacked), dim=-1)
 
     def spent(self) -> SpendRecord:
-        """What this session bought and read from the cache: a run redone after a kill counts
+        """What the teacher session bought and read from the cache: a run redone after a kill counts
         its own purchases and hits, not its killed attempt's as well."""
         now, opened = self.tracker.record(), self._opened
         return SpendRecord(**{f.name: getattr(now, f.name) - getattr(opened, f.name)
