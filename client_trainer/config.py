@@ -163,7 +163,9 @@ class TeacherConfig(_Section):
 
 
 class TrainConfig(_Section):
-    method: str = Field(default="vl2v-adip", description="zero-shot, erm, lp-ft, kd or vl2v-adip.")
+    method: str = Field(
+        default="vl2v-adip", description="zero-shot, erm, lp-ft, kd, vl2v-adip-align or vl2v-adip."
+    )
     erm_variant: Literal["full", "linear-probe"] = Field(
         default="full", description="ERM: full fine-tune, or a linear probe on a frozen backbone."
     )

@@ -35,7 +35,7 @@ from client_trainer.selection.registry import get_strategy
 from shared.schemas import Modality
 
 # Training stages that draw image targets, per method (each runs `train.steps` steps).
-STAGES_WITH_TARGETS = {"vl2v-adip": 2, "kd": 1}
+STAGES_WITH_TARGETS = {"vl2v-adip": 2, "vl2v-adip-align": 1, "kd": 1}
 
 
 @dataclass(frozen=True)
