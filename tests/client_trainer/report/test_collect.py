@@ -93,3 +93,39 @@ def test_runs_of_the_same_config_count_once_and_mixed_rows_are_flagged(
 def test_nothing_to_collect_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no finished run"):
         collect([tmp_path], tmp_path / "out", "collect")
+
+
+def test_policy_probe_and_align_rows_have_queries_credits_and_paired_intervals(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "runs"
+    rows = {
+        "erm": ({"train.method": "erm"}, 0.70),
+        "lp-ft": ({"train.method": "lp-ft"}, 0.72),
+        "probe": ({"train.method": "erm", "train.erm_variant": "linear-probe"}, 0.75),
+        "align": ({"train.method": "vl2v-adip-align"}, 0.73),
+        "clean": ({"train.method": "vl2v-adip"}, 0.71),
+        "step": ({"train.method": "vl2v-adip", "teacher.targets": "per-step"}, 0.78),
+    }
+    for seed in (0, 1):
+        for shift, domain in enumerate(("photo", "sketch")):
+            for name, (fields, ood) in rows.items():
+                point = {"data.test_domain": domain, "train.seed": seed}
+                _run(
+                    root, f"{name}-{domain}-{seed}", ood + 0.01 * (shift + seed), **point, **fields
+                )
+    summary = collect([root], tmp_path / "out", "collect")
+    assert summary.budget_sweep == []  # every image bought: policies are table rows here
+    report = (tmp_path / "out" / "report.md").read_text()
+    order = ["zero-shot", "erm [linear-probe]", "erm", "lp-ft", "vl2v-adip-align", "vl2v-adip",
+             "vl2v-adip [per-step]"]  # fmt: skip
+    table = [line.split(" | ")[0][2:] for line in report.splitlines() if line.startswith("| ")]
+    assert [row for row in table[1:] if row in order][:6] == order[1:]
+    credits = 4 * (100 * 10 + 7)  # 4 runs, each 100 images and 7 texts at list prices
+    assert (
+        f"| vl2v-adip [per-step] | 4 | 90.0 ± 0.0 | 79.0 ± 0.7 | 0.5 | 400 | 28 | {credits} |"
+        in report
+    )
+    assert "| vl2v-adip [per-step] | erm | 4 | +8.0 | [+8.0, +8.0] | [+8.0, +8.0] |" in report
+    assert "| erm [linear-probe] | lp-ft | 4 | +3.0 |" in report
+    assert "| vl2v-adip-align | lp-ft | 4 | +1.0 |" in report
