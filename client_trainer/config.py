@@ -194,6 +194,24 @@ class TrainConfig(_Section):
         default=0.1, gt=0, description="KD: temperature on the teacher's cosines."
     )
     kd_weight: float = Field(default=1.0, ge=0, description="KD: weight of the KL term next to CE.")
+    augment: Literal["standard", "teacher-consistent"] = Field(
+        default="standard",
+        description="Training augmentation: standard (every family of data.augment), or"
+        " teacher-consistent: with clean targets, only the families whose teacher cosine"
+        " between a view and its clean image (probed on bought images) is >= augment_threshold.",
+    )
+    augment_threshold: float = Field(
+        default=0.95,
+        ge=-1,
+        le=1,
+        description="teacher-consistent: least mean teacher cosine a family keeps.",
+    )
+    augment_probe_images: int = Field(
+        default=64,
+        ge=1,
+        description="teacher-consistent: training images probed, one view per family each"
+        " (bought and cached like every query).",
+    )
     swad: bool = Field(
         default=False, description="Average weights over the later part of each stage."
     )
