@@ -7,6 +7,7 @@ on the offline world (its recipe, with the flags given on top), with it on that 
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ import typer
 from client_trainer.config import load_config, read_config_file
 from client_trainer.config_flags import ConfigRequest, pick, run_config_flags
 from client_trainer.registry import UnknownName
-from client_trainer.simulation.demo import DemoConfig, announce, run_demo
+from client_trainer.simulation.demo import DemoConfig, announce, console, run_demo
 from client_trainer.simulation.experiments import SweepPlan
 from client_trainer.simulation.jobs import all_methods, names, target_policies
 from client_trainer.simulation.session import SessionConfig
@@ -69,6 +70,11 @@ MaxCost = Annotated[
 EXPERIMENT_FLAGS = pick(
     "data", "student", "teacher", "train", "output.progress",
     without=("data.test_domain", "train.method", "train.seed", "teacher.targets"),
+)  # fmt: skip
+# `probe-augment` keeps --seed (the probe's sample) and the probe's own settings.
+PROBE_FLAGS = pick(
+    "data", "student", "teacher", "train", "output.progress",
+    without=("data.test_domain", "train.method", "teacher.targets"),
 )  # fmt: skip
 SWEEP_FLAGS = tuple(
     p for p in EXPERIMENT_FLAGS if p not in ("teacher.image_fraction", "teacher.selection")
@@ -230,6 +236,34 @@ def sweep_budget(
     _guarded(run)
 
 
+@run_config_flags(PROBE_FLAGS)
+def probe_augment(
+    request: ConfigRequest,
+    out: Out = None,
+    artifacts: Artifacts = None,
+    test_domains: TestDomains = "all",
+    profile: Profile = "full",
+) -> None:
+    """Per augmentation family (flip, shift, crop-scale, brightness-contrast, color-jitter,
+    grayscale), the teacher's mean cosine between a view and its clean image, on
+    --augment-probe-images training images of each held-out domain, and the families
+    --augment-threshold keeps (what --augment teacher-consistent trains with). On the offline
+    world, or (--data-root) a data set of your own. Buys the views once (cached); writes
+    augment_probe.json into --out and prints the table, its JSON on stdout."""
+    from client_trainer.simulation.augment_probe import print_probes, probe_domains, write_probes
+
+    def run() -> None:
+        folder = out or Path("runs/probe-augment")
+        config = _demo_config(request, folder, artifacts, profile,
+                              test_domains=names(test_domains, ()))  # fmt: skip
+        probes = probe_domains(config)
+        print_probes(console, probes)
+        announce(f"table: {write_probes(probes, folder)}")
+        typer.echo(json.dumps({d: p.to_json() for d, p in probes.items()}))
+
+    _guarded(run)
+
+
 def pretrain_student_command(artifacts: Artifacts = None, profile: Profile = "full") -> None:
     """Pretrain the client's default student on the world's photo-dominated "ImageNet"
     (cached by config hash); prints the weight file."""
@@ -246,3 +280,4 @@ def register(app: typer.Typer) -> None:
     app.command("table")(table)
     app.command("sweep-budget")(sweep_budget)
     app.command("pretrain-student")(pretrain_student_command)
+    app.command("probe-augment")(probe_augment)

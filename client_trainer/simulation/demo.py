@@ -65,7 +65,7 @@ def announce(message: str) -> None:
 
 
 @contextmanager
-def _session(config: DemoConfig) -> Iterator[Session]:
+def experiment_session(config: DemoConfig) -> Iterator[Session]:
     if config.dataset is not None:
         with dataset_session(config.dataset, config.session.out_dir, announce) as session:
             yield session
@@ -95,7 +95,7 @@ def experiment_specs(config: DemoConfig, session: Session) -> list[RunSpec]:
 
 def run_demo(config: DemoConfig, command: str | None = None) -> Summary:
     started = time.perf_counter()
-    with _session(config) as session:
+    with experiment_session(config) as session:
         workers = config.workers or auto_workers(session.base)
         specs = experiment_specs(config, session)
         run_experiment(session.base, specs, announce, workers, config.max_cost, session.tag)
