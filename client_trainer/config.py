@@ -163,7 +163,9 @@ class TeacherConfig(_Section):
 
 
 class TrainConfig(_Section):
-    method: str = Field(default="vl2v-adip", description="zero-shot, erm, lp-ft, kd or vl2v-adip.")
+    method: str = Field(
+        default="vl2v-adip", description="zero-shot, erm, lp-ft, kd, vl2v-adip-align or vl2v-adip."
+    )
     erm_variant: Literal["full", "linear-probe"] = Field(
         default="full", description="ERM: full fine-tune, or a linear probe on a frozen backbone."
     )
@@ -192,6 +194,24 @@ class TrainConfig(_Section):
         default=0.1, gt=0, description="KD: temperature on the teacher's cosines."
     )
     kd_weight: float = Field(default=1.0, ge=0, description="KD: weight of the KL term next to CE.")
+    augment: Literal["standard", "teacher-consistent"] = Field(
+        default="standard",
+        description="Training augmentation: standard (every family of data.augment), or"
+        " teacher-consistent: with clean targets, only the families whose teacher cosine"
+        " between a view and its clean image (probed on bought images) is >= augment_threshold.",
+    )
+    augment_threshold: float = Field(
+        default=0.95,
+        ge=-1,
+        le=1,
+        description="teacher-consistent: least mean teacher cosine a family keeps.",
+    )
+    augment_probe_images: int = Field(
+        default=64,
+        ge=1,
+        description="teacher-consistent: training images probed, one view per family each"
+        " (bought and cached like every query).",
+    )
     swad: bool = Field(
         default=False, description="Average weights over the later part of each stage."
     )

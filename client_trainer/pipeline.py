@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,12 +11,14 @@ from typing import Any
 import httpx
 
 from client_trainer.config import RunConfig
+from client_trainer.data.augment import FAMILIES
 from client_trainer.data.domainbed import scan_dataset
 from client_trainer.data.images import ImageSet
 from client_trainer.data.splits import TaskSplit, load_task
 from client_trainer.methods import MethodInputs, MethodOutcome, get_method, text_logits
 from client_trainer.methods.base import TeacherBundle
 from client_trainer.progress import RunProgress
+from client_trainer.purchase.augment_probe import PROBE_FILE
 from client_trainer.purchase.distributed import buy_once
 from client_trainer.purchase.session import TeacherSession
 from client_trainer.purchase.tracker import SpendRecord
@@ -66,8 +69,23 @@ def buy_embeddings(
         return BuyReport(name, images, texts, session.record())
 
 
+def augment_record(config: RunConfig, targets: TrainTargets) -> dict[str, Any]:
+    """The run's augmentation: the setting, the families its steps applied, and with
+    teacher-consistent clean targets the probe's per-family table that chose them."""
+    return {
+        "setting": config.train.augment,
+        "families": [f for f in FAMILIES if f in targets.families],
+        "probe": targets.probe,
+    }
+
+
 def _metrics(
-    config: RunConfig, task: TaskSplit, outcome: MethodOutcome, spend: SpendRecord, wall: float
+    config: RunConfig,
+    task: TaskSplit,
+    outcome: MethodOutcome,
+    spend: SpendRecord,
+    wall: float,
+    targets: TrainTargets,
 ) -> dict[str, Any]:
     return {
         "method": config.train.method,
@@ -93,6 +111,7 @@ def _metrics(
             "target": len(task.target),
         },
         "stages": [asdict(s) for s in outcome.stages],
+        "augment": augment_record(config, targets),
         "config": config.public_dict(),
     }
 
@@ -163,7 +182,7 @@ def _train_run(
     if not ranks.is_main:  # rank 0 writes; the others wait for it, then end
         ranks.barrier()
         directory = config.output.out_dir / name
-        return RunResult(directory, _metrics(config, task, outcome, spend, 0.0))
+        return RunResult(directory, _metrics(config, task, outcome, spend, 0.0, bundle.train))
     directory = run_dir(config, name)
     if outcome.model is not None:
         ckpt = Checkpoint(
@@ -175,7 +194,9 @@ def _train_run(
             config.public_dict(),
         )
         save_checkpoint(directory / CHECKPOINT_FILE, ckpt)
-    metrics = _metrics(config, task, outcome, spend, time.perf_counter() - started)
+    metrics = _metrics(config, task, outcome, spend, time.perf_counter() - started, bundle.train)
+    if bundle.train.probe is not None:
+        (directory / PROBE_FILE).write_text(json.dumps(bundle.train.probe, indent=2))
     write_metrics(directory, metrics)
     append_result(directory, result_line(config, metrics, prices))  # last: the run is finished
     ranks.barrier()

@@ -4,7 +4,7 @@ Each method module registers its class with `@register_method`; importing this p
 imports them all, so `METHODS` holds every method.
 """
 
-from client_trainer.methods import erm, kd, lp_ft, vl2v_adip, zero_shot
+from client_trainer.methods import adip_align, erm, kd, lp_ft, vl2v_adip, zero_shot
 from client_trainer.methods.base import (
     Method,
     MethodInputs,
@@ -22,6 +22,7 @@ __all__ = [
     "MethodOutcome",
     "TeacherBundle",
     "TeacherNeeds",
+    "adip_align",
     "erm",
     "get_method",
     "kd",

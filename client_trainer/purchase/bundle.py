@@ -7,6 +7,7 @@ import torch
 from client_trainer.config import RunConfig
 from client_trainer.data.splits import TaskSplit
 from client_trainer.methods.base import TeacherBundle, TeacherNeeds
+from client_trainer.purchase.augment_probe import probe_run
 from client_trainer.purchase.session import TeacherSession
 from client_trainer.selection.subset import bought_subset
 from client_trainer.train.batches import TrainTargets
@@ -26,7 +27,12 @@ def train_targets(session: TeacherSession, task: TaskSplit, config: RunConfig) -
     policy, seed = config.teacher.targets, config.train.seed
     bought = bought_subset(task.train, config)
     if policy.kind == "clean":
-        return TrainTargets("clean", clean=_clean(session, task, bought), bought=bought)
+        clean = _clean(session, task, bought)
+        if config.train.augment == "standard":
+            return TrainTargets("clean", clean=clean, bought=bought)
+        probe = probe_run(session, task.train, clean, bought, config)
+        return TrainTargets("clean", clean=clean, bought=bought,
+                            families=frozenset(probe.kept), probe=probe.to_json())  # fmt: skip
     if policy.kind == "views":
         size = config.data.image_size
         views, embeddings = session.views(task.train, policy.views, seed, size, bought)

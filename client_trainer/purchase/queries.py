@@ -3,6 +3,8 @@
 - clean image: the file's exact bytes (preprocessing descriptor "" or "reencoded-png");
 - view k of an image: the PNG of the augmented view, descriptor `view:v1:<size>:<k>:<seed>`;
 - per-step view: the PNG of the batch's augmented image, descriptor `per-step:v1:<size>`;
+- augmentation probe view: the PNG of an image under one family, descriptor
+  `probe:v1:<family>:<size>:<seed>`;
 - text: the prompt string itself.
 """
 
@@ -74,3 +76,7 @@ def view_descriptor(size: int, k: int, seed: int) -> str:
 
 def per_step_descriptor(size: int) -> str:
     return f"per-step:v1:{size}"
+
+
+def probe_descriptor(family: str, size: int, seed: int) -> str:
+    return f"probe:v1:{family}:{size}:{seed}"

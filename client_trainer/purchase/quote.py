@@ -6,7 +6,8 @@ each query instead of sending it, so the quote and the purchase agree by constru
 content keys, same preprocessing). The queries are counted once over the job, checked against
 the cache, and priced at the vendor's list prices from `/v1/models`. Per-step targets are
 bought while training, one per image of every step: they are quoted from steps x batch, as
-an upper bound (a rerun of the same seed finds them in the cache).
+an upper bound (a rerun of the same seed finds them in the cache). A teacher-consistent run's
+augmentation probe buys its views through the same session, so they are quoted too.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from client_trainer.selection.registry import get_strategy
 from shared.schemas import Modality
 
 # Training stages that draw image targets, per method (each runs `train.steps` steps).
-STAGES_WITH_TARGETS = {"vl2v-adip": 2, "kd": 1}
+STAGES_WITH_TARGETS = {"vl2v-adip": 2, "vl2v-adip-align": 1, "kd": 1}
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ def needs_pixels(config: RunConfig) -> bool:
     teacher = config.teacher
     if teacher.targets.kind == "views":
         return True
+    if teacher.targets.kind == "clean" and config.train.augment == "teacher-consistent":
+        return True  # the augmentation probe's views
     return teacher.image_fraction < 1 and get_strategy(teacher.selection).needs_features
 
 
@@ -148,8 +151,9 @@ def _purchase_identity(config: RunConfig, needs: TeacherNeeds) -> str:
     """Runs with equal identities buy the same queries (whatever else they train)."""
     public = config.public_dict()
     kept = {"data": public["data"], "teacher": public["teacher"], "student": public["student"]}
-    seed = config.train.seed
-    return json.dumps([asdict(needs), seed, run_identity(kept)], sort_keys=True)
+    train = config.train
+    probe = [train.augment, train.augment_probe_images]  # the probe's views (clean targets)
+    return json.dumps([asdict(needs), train.seed, probe, run_identity(kept)], sort_keys=True)
 
 
 def per_step_images(config: RunConfig, task: TaskSplit) -> int:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from client_trainer.report.augment import META_KEY, probe_summary
 from client_trainer.report.records import ResultRow, Summary, SweepRow
 from client_trainer.report.results import finished_runs, run_identity
 from client_trainer.report.writer import write_report
@@ -48,6 +49,8 @@ def summary_of(lines: Sequence[dict[str, Any]], meta: dict[str, Any]) -> Summary
     results = [_result_row(line) for line in table]
     mixed = mixed_settings(table)
     extra = {"runs": len(lines)} | ({"mixed_settings": mixed} if mixed else {})
+    if probe := probe_summary(table):
+        extra[META_KEY] = probe
     return Summary(results, sweep_rows(lines), {**meta, **extra})
 
 

@@ -6,8 +6,14 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Order in which methods appear in tables and plots.
-METHOD_ORDER = ("zero-shot", "erm", "lp-ft", "kd", "vl2v-adip")
+# Order in which methods appear in tables and plots: the teacher, the untouched student's
+# linear probe (the bar fine-tuning must clear), the fine-tunes, then the distillations.
+METHOD_ORDER = (
+    "zero-shot", "linear-probe", "erm", "lp-ft", "kd", "vl2v-adip-align", "vl2v-adip",
+)  # fmt: skip
+# Rows of a method's variant that stand in METHOD_ORDER under a name of their own:
+# (method, its row's first knob) -> that name.
+ORDER_NAMES = {("erm", "linear-probe"): "linear-probe"}
 
 
 @dataclass(frozen=True)
@@ -117,14 +123,37 @@ def _seed_std(rows: list[ResultRow]) -> float:
     return statistics.pstdev(per_seed) if len(per_seed) > 1 else 0.0
 
 
+def knobs_of(label: str, method: str) -> list[str]:
+    """The knobs of a row label `<method> [knob, knob]` (report.rows.row_label)."""
+    rest = label[len(method) :].strip()
+    return [k.strip() for k in rest.strip("[]").split(",") if k.strip()] if rest else []
+
+
+def _policy_rank(knobs: list[str]) -> tuple[int, int]:
+    """Target policies by price: clean, views:K by K, per-step."""
+    for knob in knobs:
+        kind, _, count = knob.partition(":")
+        if kind == "views" and count.isdigit():
+            return 1, int(count)
+        if knob == "per-step":
+            return 2, 0
+    return 0, 0
+
+
 def row_order(rows: list[ResultRow]) -> list[str]:
-    """The rows' labels in table order."""
+    """The rows' labels in table order: by METHOD_ORDER (ORDER_NAMES placing a variant of its
+    own), a method's plain row first, its target policies by price, then the rest by name."""
     method_of = {r.label: r.method for r in rows}
 
-    def rank(label: str) -> tuple[int, str, bool, str]:
+    def rank(label: str) -> tuple[int, str, int, tuple[int, int], str]:
         method = method_of[label]
-        known = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
-        return (known, method, label != method, label)
+        knobs = knobs_of(label, method)
+        name = ORDER_NAMES.get((method, knobs[0]), method) if knobs else method
+        if name != method:
+            knobs = knobs[1:]
+        known = METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
+        policy = _policy_rank(knobs)
+        return (known, name, len(knobs) - (policy != (0, 0)), policy, label)
 
     return sorted(method_of, key=rank)
 

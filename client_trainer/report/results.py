@@ -87,6 +87,7 @@ def result_line(
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),  # the worker's GPU
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "stages": metrics.get("stages", []),
+        "augment": metrics.get("augment"),
         "config": config.public_dict(),
     }
 

@@ -1,5 +1,6 @@
 """The row of a results table a run belongs to: its method plus every variant knob that makes
-it a different row (`vl2v-adip [per-step]`, `kd [views:4]`, `erm [linear-probe]`).
+it a different row (`vl2v-adip [per-step]`, `kd [views:4]`, `erm [linear-probe]`,
+`vl2v-adip [teacher-consistent aug]`).
 
 One function, `row_label`, decides it for every table, report and `results.jsonl` line. A knob
 goes into the label only when it is not its default and the method uses it; hyperparameters
@@ -22,6 +23,8 @@ def variant_knobs(config: RunConfig) -> list[str]:
         knobs.append(train.erm_variant)
     if needs.train_images and teacher.targets.kind != "clean":
         knobs.append(str(teacher.targets))
+    if needs.train_images and teacher.targets.kind == "clean" and train.augment != "standard":
+        knobs.append(f"{train.augment} aug")
     if needs.train_images and teacher.image_fraction < 1:
         knobs.append(f"images:{teacher.image_fraction:g} {teacher.selection}")
     if needs.text and teacher.prompt_ensemble:

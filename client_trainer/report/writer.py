@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from client_trainer.report.augment import augment_section
 from client_trainer.report.curves import row_curves
 from client_trainer.report.paired import PairedComparison, paired_comparisons
 from client_trainer.report.plots import plot_budget_sweep, plot_curves, plot_methods
@@ -57,6 +58,7 @@ def render_markdown(
     lines += methods_table(summary)
     lines += paired_section(paired)
     lines += mixed_section(summary)
+    lines += augment_section(summary)
     lines += sweep_section(summary)
     lines += [f"![{name}]({name})" for name in plots]
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ on the offline world (its recipe, with the flags given on top), with it on that 
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,9 +20,9 @@ import typer
 from client_trainer.config import load_config, read_config_file
 from client_trainer.config_flags import ConfigRequest, pick, run_config_flags
 from client_trainer.registry import UnknownName
-from client_trainer.simulation.demo import DemoConfig, announce, run_demo
+from client_trainer.simulation.demo import DemoConfig, announce, console, run_demo
 from client_trainer.simulation.experiments import SweepPlan
-from client_trainer.simulation.jobs import all_methods, names
+from client_trainer.simulation.jobs import all_methods, names, target_policies
 from client_trainer.simulation.session import SessionConfig
 from client_trainer.students.registry import StudentError
 from client_trainer.teacher.errors import TeacherError
@@ -46,7 +47,17 @@ Workers = Annotated[
 TestDomains = Annotated[
     str, typer.Option(help="Held-out domains of the table: all, or a comma list.")
 ]
-Methods = Annotated[str, typer.Option(help="Methods of the table: all, or a comma list.")]
+Methods = Annotated[
+    str,
+    typer.Option(help="Methods of the table: all, or a comma list (linear-probe: ERM's linear"
+                 " probe on the frozen pretrained student)."),
+]  # fmt: skip
+Targets = Annotated[
+    str | None,
+    typer.Option(help="Target policies of the methods that buy training-image targets (kd,"
+                 " vl2v-adip, vl2v-adip-align), one row each: a comma list of clean, views:K,"
+                 " per-step; default: the recipe's (clean)."),
+]  # fmt: skip
 MaxCost = Annotated[
     int | None,
     typer.Option(min=0, help="Refuse to start (buying nothing) when the quote is above this"
@@ -54,15 +65,19 @@ MaxCost = Annotated[
 ]  # fmt: skip
 
 # The run-config fields `table` and `sweep-budget` take as flags: what each run shares. The
-# held-out domain, method and seed are the experiment's own axes (--test-domains, --methods,
-# --seeds), run names and folders its own (--out).
+# held-out domain, method, seed and target policy are the experiment's own axes
+# (--test-domains, --methods, --seeds, --targets), run names and folders its own (--out).
 EXPERIMENT_FLAGS = pick(
     "data", "student", "teacher", "train", "output.progress",
-    without=("data.test_domain", "train.method", "train.seed"),
+    without=("data.test_domain", "train.method", "train.seed", "teacher.targets"),
+)  # fmt: skip
+# `probe-augment` keeps --seed (the probe's sample) and the probe's own settings.
+PROBE_FLAGS = pick(
+    "data", "student", "teacher", "train", "output.progress",
+    without=("data.test_domain", "train.method", "teacher.targets"),
 )  # fmt: skip
 SWEEP_FLAGS = tuple(
-    p for p in EXPERIMENT_FLAGS
-    if p not in ("teacher.targets", "teacher.image_fraction", "teacher.selection")
+    p for p in EXPERIMENT_FLAGS if p not in ("teacher.image_fraction", "teacher.selection")
 )  # fmt: skip
 FAILURES = (RuntimeError, ValueError, TimeoutError, OSError, StudentError, UnknownName,
             TeacherError, redis.RedisError)  # fmt: skip
@@ -130,6 +145,7 @@ def demo(
     sweep: Annotated[bool, typer.Option("--sweep/--no-sweep", help="Run the budget sweep.")] = True,
     profile: Profile = "full",
     workers: Workers = 0,
+    targets: Targets = None,
 ) -> None:
     """The whole simulation: world, vendor, every method on every held-out domain, the
     query-budget sweep, and runs/demo/report.md + summary.json + plots. Uses VENDOR_URL,
@@ -137,8 +153,13 @@ def demo(
     session = SessionConfig.from_env(
         out_dir=out or Path("runs/demo"), artifacts=artifacts, profile=profile
     )
-    config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep, workers=workers)
-    _guarded(lambda: run_demo(config))
+
+    def run() -> None:
+        config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep, workers=workers,
+                            targets=target_policies(targets))  # fmt: skip
+        run_demo(config)
+
+    _guarded(run)
 
 
 @run_config_flags(EXPERIMENT_FLAGS)
@@ -149,12 +170,14 @@ def table(
     seeds: Seeds = 5,
     test_domains: TestDomains = "all",
     methods: Methods = "all",
+    targets: Targets = None,
     profile: Profile = "full",
     workers: Workers = 0,
     max_cost: MaxCost = None,
 ) -> None:
-    """Every method on every held-out domain (leave-one-domain-out), several seeds: the table
-    (mean ± std), paired comparisons with ERM and LP-FT, report.md, summary.json and plots in
+    """Every method on every held-out domain (leave-one-domain-out), several seeds, each
+    policy of --targets its own row: the table (mean ± std, image queries and credits per
+    row), paired comparisons with ERM and LP-FT, report.md, summary.json and plots in
     --out. Without --data-root: the offline world, with a vendor started locally unless
     VENDOR_URL is set. With --data-root: that DomainBed data set, bought from the vendor at
     --vendor-url with --api-key. On the world the flags given replace its recipe's values
@@ -166,6 +189,7 @@ def table(
             request, out or Path("runs/table"), artifacts, profile,
             seeds=tuple(range(seeds)), sweep=False, workers=workers, max_cost=max_cost,
             methods=names(methods, all_methods()), test_domains=names(test_domains, ()),
+            targets=target_policies(targets),
         )  # fmt: skip
         run_demo(config)
 
@@ -212,6 +236,34 @@ def sweep_budget(
     _guarded(run)
 
 
+@run_config_flags(PROBE_FLAGS)
+def probe_augment(
+    request: ConfigRequest,
+    out: Out = None,
+    artifacts: Artifacts = None,
+    test_domains: TestDomains = "all",
+    profile: Profile = "full",
+) -> None:
+    """Per augmentation family (flip, shift, crop-scale, brightness-contrast, color-jitter,
+    grayscale), the teacher's mean cosine between a view and its clean image, on
+    --augment-probe-images training images of each held-out domain, and the families
+    --augment-threshold keeps (what --augment teacher-consistent trains with). On the offline
+    world, or (--data-root) a data set of your own. Buys the views once (cached); writes
+    augment_probe.json into --out and prints the table, its JSON on stdout."""
+    from client_trainer.simulation.augment_probe import print_probes, probe_domains, write_probes
+
+    def run() -> None:
+        folder = out or Path("runs/probe-augment")
+        config = _demo_config(request, folder, artifacts, profile,
+                              test_domains=names(test_domains, ()))  # fmt: skip
+        probes = probe_domains(config)
+        print_probes(console, probes)
+        announce(f"table: {write_probes(probes, folder)}")
+        typer.echo(json.dumps({d: p.to_json() for d, p in probes.items()}))
+
+    _guarded(run)
+
+
 def pretrain_student_command(artifacts: Artifacts = None, profile: Profile = "full") -> None:
     """Pretrain the client's default student on the world's photo-dominated "ImageNet"
     (cached by config hash); prints the weight file."""
@@ -228,3 +280,4 @@ def register(app: typer.Typer) -> None:
     app.command("table")(table)
     app.command("sweep-budget")(sweep_budget)
     app.command("pretrain-student")(pretrain_student_command)
+    app.command("probe-augment")(probe_augment)

@@ -21,7 +21,6 @@ from rich.console import Console
 from client_trainer.config import RunConfig
 from client_trainer.report import Summary
 from client_trainer.report.collect import collect
-from client_trainer.report.records import METHOD_ORDER
 from client_trainer.simulation.dataset_session import dataset_session
 from client_trainer.simulation.experiments import (
     SweepPlan,
@@ -38,12 +37,19 @@ from client_trainer.simulation.summary_table import print_methods
 
 console = Console(stderr=True)
 
+# The demo's table: the teacher, the baselines and the two distillations (the table command's
+# `--methods all` adds the linear probe and ADiP's align stage).
+DEMO_METHODS = ("zero-shot", "erm", "lp-ft", "kd", "vl2v-adip")
+
 
 @dataclass(frozen=True)
 class DemoConfig:
     session: SessionConfig = field(default_factory=SessionConfig)  # out dir, world, vendor
     seeds: tuple[int, ...] = (0,)  # seeds of the method table
-    methods: tuple[str, ...] = METHOD_ORDER  # methods of the table
+    methods: tuple[str, ...] = DEMO_METHODS  # methods of the table (jobs.METHOD_ALIASES too)
+    # Target policies of the table's methods that buy training-image targets, one row each;
+    # () = the recipe's one policy.
+    targets: tuple[str, ...] = ()
     test_domains: tuple[str, ...] = ()  # held-out domains of the table; () = every domain
     table: bool = True  # run the method table
     sweep: bool = True  # run the query-budget sweep after the table
@@ -59,7 +65,7 @@ def announce(message: str) -> None:
 
 
 @contextmanager
-def _session(config: DemoConfig) -> Iterator[Session]:
+def experiment_session(config: DemoConfig) -> Iterator[Session]:
     if config.dataset is not None:
         with dataset_session(config.dataset, config.session.out_dir, announce) as session:
             yield session
@@ -78,7 +84,7 @@ def experiment_specs(config: DemoConfig, session: Session) -> list[RunSpec]:
     specs = []
     if config.table:
         domains = check_domains(config.test_domains, session.domains)
-        specs += table_specs(domains, config.methods, config.seeds, session.tag)
+        specs += table_specs(domains, config.methods, config.seeds, session.tag, config.targets)
     if config.sweep:
         plan = sweep_plan(config, session)
         if not config.table:
@@ -89,7 +95,7 @@ def experiment_specs(config: DemoConfig, session: Session) -> list[RunSpec]:
 
 def run_demo(config: DemoConfig, command: str | None = None) -> Summary:
     started = time.perf_counter()
-    with _session(config) as session:
+    with experiment_session(config) as session:
         workers = config.workers or auto_workers(session.base)
         specs = experiment_specs(config, session)
         run_experiment(session.base, specs, announce, workers, config.max_cost, session.tag)
@@ -105,6 +111,7 @@ def _meta(config: DemoConfig, session: Session, started: float) -> dict[str, obj
     meta: dict[str, object] = {
         "wall_s": round(time.perf_counter() - started, 1),
         "seeds": list(config.seeds),
+        "targets": list(config.targets) or [str(session.base.teacher.targets)],
         "workers": config.workers or "auto",
         "base_config": session.base.public_dict(),
     }

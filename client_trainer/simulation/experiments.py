@@ -15,31 +15,45 @@ from typing import Any
 
 from client_trainer.config import RunConfig
 from client_trainer.purchase.quote import Quote, buy_planned, plan_job
+from client_trainer.simulation.jobs import method_overrides, uses_targets
 from client_trainer.simulation.runner import RunSpec, pending, run_specs
 
 Announce = Callable[[str], None]  # one line per run, so progress is visible between bars
 
 
 def table_specs(
-    domains: Iterable[str], methods: Iterable[str], seeds: Iterable[int], tag: str = ""
+    domains: Iterable[str],
+    methods: Iterable[str],
+    seeds: Iterable[int],
+    tag: str = "",
+    targets: Sequence[str] = (),
 ) -> list[RunSpec]:
-    """Every method on every held-out domain and seed (leave-one-domain-out). `tag` prefixes
-    run names, so each experiment keeps its own run directories and spend records."""
+    """Every method on every held-out domain and seed (leave-one-domain-out); a method that
+    buys training-image targets once per policy of `targets` (() = the base config's policy).
+    `tag` prefixes run names, so each experiment keeps its own run directories and spend
+    records; a policy other than clean is in the name, so each (method, policy, domain, seed)
+    has its own."""
     domains, methods = list(domains), list(methods)
     return [
-        RunSpec(
-            f"{method} | held-out {domain} | seed {seed}",
-            {
-                "data.test_domain": domain,
-                "train.method": method,
-                "train.seed": seed,
-                "output.run_name": f"{tag}table-{domain}-{method}-s{seed}",
-            },
-        )
+        _table_spec(method, policy, domain, seed, tag)
         for seed in seeds
         for domain in domains
         for method in methods
+        for policy in (targets if targets and uses_targets(method) else (None,))
     ]
+
+
+def _table_spec(method: str, policy: str | None, domain: str, seed: int, tag: str) -> RunSpec:
+    row = method if policy is None else f"{method} [{policy}]"
+    named = method if policy in (None, "clean") else f"{method}-{policy}"
+    overrides = method_overrides(method) | {
+        "data.test_domain": domain,
+        "train.seed": seed,
+        "output.run_name": f"{tag}table-{domain}-{named}-s{seed}",
+    }
+    if policy is not None:
+        overrides["teacher.targets"] = policy
+    return RunSpec(f"{row} | held-out {domain} | seed {seed}", overrides)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from client_trainer.data.augment import AugmentParams, augment, draw_params, to_uint8
+from client_trainer.data.augment import (
+    ALL_FAMILIES,
+    AugmentParams,
+    augment,
+    draw_params,
+    to_uint8,
+)
 from client_trainer.data.batches import DomainBatches
 from client_trainer.data.images import ImageSet
 from client_trainer.train import distributed
@@ -31,6 +38,8 @@ class TrainTargets:
     view_embeddings: torch.Tensor | None = None  # (N, K, D)
     buy: BuyViews | None = None  # per-step purchase
     bought: torch.Tensor | None = None  # (N,) bool: images with a target; None = all of them
+    families: frozenset[str] = ALL_FAMILIES  # augmentation families a step applies
+    probe: dict[str, Any] | None = None  # teacher-consistent: the table that chose `families`
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,8 @@ class BatchSource:
     def _augmented(self, index: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
         # Parameters come from the seeded CPU generator; the pixel work runs on the training
         # device, so on a GPU augmentation does not add a slow CPU pass to each step.
-        params = draw_params(len(index), self._gen)  # of the global batch, on every rank
+        # of the global batch, on every rank
+        params = draw_params(len(index), self._gen, self._targets.families)
         if rows is not None:
             params, index = _params_of(params, rows), index[rows]
         pixels = self._train.pixels[index].to(self._device, non_blocking=True)

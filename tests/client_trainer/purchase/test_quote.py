@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from client_trainer.config import RunConfig
+from client_trainer.data.augment import FAMILIES
 from client_trainer.data.splits import load_task
 from client_trainer.purchase.quote import Plan, plan_job
 from shared.schemas import ModelCard, ModelList
@@ -83,3 +84,17 @@ def test_what_the_cache_holds_is_not_quoted_again(
 
 def test_a_job_without_the_teacher_has_no_quote(base: RunConfig) -> None:
     assert plan_job(_runs(base, "erm", "lp-ft"), ModelsOnly()) is None
+
+
+def test_the_align_stage_alone_buys_per_step_targets_in_one_stage(base: RunConfig) -> None:
+    quote = _plan(_runs(base, "vl2v-adip-align", **{"teacher.targets": "per-step"})).quote
+    batch = base.train.batch_per_domain * (len(DOMAINS) - 1)
+    assert quote.per_step_images == base.train.steps * batch
+
+
+def test_a_teacher_consistent_clean_run_quotes_its_probe_views(base: RunConfig) -> None:
+    n_train = len(load_task(base.data, 0).train)
+    fields = {"train.augment": "teacher-consistent", "train.augment_probe_images": 5}
+    standard = _runs(base, "vl2v-adip")
+    quote = _plan([*standard, *_runs(base, "vl2v-adip", "kd", **fields)]).quote
+    assert quote.images == n_train + 5 * (1 + len(FAMILIES))  # the probe once, for both runs

@@ -93,3 +93,72 @@ def test_runs_of_the_same_config_count_once_and_mixed_rows_are_flagged(
 def test_nothing_to_collect_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no finished run"):
         collect([tmp_path], tmp_path / "out", "collect")
+
+
+def test_policy_probe_and_align_rows_have_queries_credits_and_paired_intervals(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "runs"
+    rows = {
+        "erm": ({"train.method": "erm"}, 0.70),
+        "lp-ft": ({"train.method": "lp-ft"}, 0.72),
+        "probe": ({"train.method": "erm", "train.erm_variant": "linear-probe"}, 0.75),
+        "align": ({"train.method": "vl2v-adip-align"}, 0.73),
+        "clean": ({"train.method": "vl2v-adip"}, 0.71),
+        "step": ({"train.method": "vl2v-adip", "teacher.targets": "per-step"}, 0.78),
+    }
+    for seed in (0, 1):
+        for shift, domain in enumerate(("photo", "sketch")):
+            for name, (fields, ood) in rows.items():
+                point = {"data.test_domain": domain, "train.seed": seed}
+                _run(
+                    root, f"{name}-{domain}-{seed}", ood + 0.01 * (shift + seed), **point, **fields
+                )
+    summary = collect([root], tmp_path / "out", "collect")
+    assert summary.budget_sweep == []  # every image bought: policies are table rows here
+    report = (tmp_path / "out" / "report.md").read_text()
+    order = ["zero-shot", "erm [linear-probe]", "erm", "lp-ft", "vl2v-adip-align", "vl2v-adip",
+             "vl2v-adip [per-step]"]  # fmt: skip
+    table = [line.split(" | ")[0][2:] for line in report.splitlines() if line.startswith("| ")]
+    assert [row for row in table[1:] if row in order][:6] == order[1:]
+    credits = 4 * (100 * 10 + 7)  # 4 runs, each 100 images and 7 texts at list prices
+    assert (
+        f"| vl2v-adip [per-step] | 4 | 90.0 ± 0.0 | 79.0 ± 0.7 | 0.5 | 400 | 28 | {credits} |"
+        in report
+    )
+    assert "| vl2v-adip [per-step] | erm | 4 | +8.0 | [+8.0, +8.0] | [+8.0, +8.0] |" in report
+    assert "| erm [linear-probe] | lp-ft | 4 | +3.0 |" in report
+    assert "| vl2v-adip-align | lp-ft | 4 | +1.0 |" in report
+
+
+def _probe(flip: float) -> dict[str, Any]:
+    cosines = {"none": 0.99, "flip": flip, "shift": 0.97, "crop-scale": 0.9,
+               "brightness-contrast": 0.93, "color-jitter": 0.8, "grayscale": 0.96}  # fmt: skip
+    kept = [f for f, c in cosines.items() if f != "none" and c >= 0.95]
+    return {"images": 64, "threshold": 0.95, "cosines": cosines, "kept": kept}
+
+
+def test_the_augmentation_probe_is_a_report_section_counting_each_probe_once(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "runs"
+    for method, domain, flip in [("kd", "photo", 0.98), ("vl2v-adip", "photo", 0.98),
+                                 ("vl2v-adip", "sketch", 0.94)]:  # fmt: skip
+        config = RunConfig().with_overrides({
+            "train.method": method, "data.test_domain": domain,
+            "train.augment": "teacher-consistent", "output.run_name": f"{method}-{domain}",
+        })  # fmt: skip
+        metrics = {"test_domain": domain, "id_acc": 0.9, "ood_acc": 0.7, "image_queries": 5,
+                   "text_queries": 7, "cost": 57, "wall_s": 1.0,
+                   "augment": {"setting": "teacher-consistent", "probe": _probe(flip)}}  # fmt: skip
+        (root / method / domain).mkdir(parents=True)
+        append_result(root / method / domain, result_line(config, metrics, PRICES))
+    summary = collect([root], tmp_path / "out", "collect")
+    assert summary.meta["augment_probe"]["probes"] == 2  # kd and ADiP on photo share one
+    assert summary.meta["augment_probe"]["cosines"]["flip"] == pytest.approx(0.96)
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Teacher-consistent augmentation (clean targets)" in report
+    assert "| flip | 0.960 | 1 of 2 |" in report
+    assert "| shift | 0.970 | 2 of 2 |" in report
+    assert "| color-jitter | 0.800 | 0 of 2 |" in report
+    assert "vl2v-adip [teacher-consistent aug]" in report

@@ -26,6 +26,12 @@ def _label(**fields: object) -> str:
         ),
         ({"train.method": "kd", "train.swad": True, "teacher.prompt_ensemble": True},
          "kd [prompt ensemble, swad]"),
+        ({"train.method": "vl2v-adip", "train.augment": "teacher-consistent"},
+         "vl2v-adip [teacher-consistent aug]"),
+        # Views and per-step targets describe the view the student sees: no probe, no row.
+        ({"train.method": "kd", "train.augment": "teacher-consistent",
+          "teacher.targets": "views:4"}, "kd [views:4]"),
+        ({"train.method": "erm", "train.augment": "teacher-consistent"}, "erm"),
     ],
 )  # fmt: skip
 def test_labels(fields: dict[str, object], label: str) -> None:

@@ -28,7 +28,7 @@ def test_table_takes_a_data_set_as_train_does() -> None:
     wanted = {"--data-root", "--dataset", "--test-domains", "--methods", "--seeds",
               "--student", "--student-init", "--student-weights", "--vendor-url", "--api-key",
               "--steps", "--max-cost", "--profile", "--workers", "--out", "--artifacts",
-              "--config"}  # fmt: skip
+              "--config", "--targets"}  # fmt: skip
     assert wanted <= flags
     assert not {"--seed", "--method", "--test-domain", "--run-name", "--out-dir"} & flags
 

@@ -187,7 +187,7 @@ def test_killed_table_reruns_only_the_missing_runs_and_buys_nothing_twice(
     assert first.wait(timeout=60) == 130
     assert _group_members(first.pid) == [], "a process of the killed table is still running"
     done_before = _count_results(out / "runs")
-    total = len(DOMAINS) * 5 * 2
+    total = len(DOMAINS) * 7 * 2  # --methods all: seven rows (linear probe and align stage too)
     assert 3 <= done_before < total, "killed too late to prove anything"
 
     second = cli.invoke("table", "--methods", "all", "--seeds", "2", "--out", str(out),

@@ -1,4 +1,5 @@
-"""`python -m client_trainer demo --profile micro` end to end, as a user runs it.
+"""`python -m client_trainer demo --profile micro` end to end, as a user runs it; the demo
+table's runs (its five methods, and target policies when asked).
 
 A real embedded-or-machine Redis, the vendor's own train-vlm and serve commands as processes,
 every method on every held-out domain, the budget sweep, and the report files.
@@ -10,10 +11,15 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from client_trainer.config import RunConfig
+from client_trainer.simulation.demo import DemoConfig, experiment_specs
+from client_trainer.simulation.runner import RunSpec
+from client_trainer.simulation.session import Session
 from tests.support.live_vendor import REPO_ROOT
 from tests.support.redis import delete_prefix
 
@@ -60,3 +66,23 @@ def test_micro_demo_writes_report_summary_and_plots(
     assert "python -m client_trainer demo" in report
     assert (out / "methods.png").stat().st_size > 1000
     assert (out / "budget_sweep.png").stat().st_size > 1000
+
+
+def _specs(config: DemoConfig) -> list[RunSpec]:
+    session = Session(RunConfig(), ("art", "photo", "sketch"), "t-")
+    return experiment_specs(replace(config, sweep=False), session)
+
+
+def test_the_default_demo_table_keeps_its_five_rows_and_the_recipe_policy() -> None:
+    specs = _specs(DemoConfig())
+    assert len(specs) == 3 * len(METHODS)
+    assert {s.overrides["train.method"] for s in specs} == METHODS
+    assert not any("teacher.targets" in s.overrides for s in specs)
+
+
+def test_the_demo_table_takes_target_policies_for_kd_and_adip() -> None:
+    specs = _specs(DemoConfig(targets=("views:4", "per-step"), test_domains=("sketch",)))
+    rows = sorted((s.overrides["train.method"], s.overrides.get("teacher.targets")) for s in specs)
+    assert rows == sorted([("zero-shot", None), ("erm", None), ("lp-ft", None),
+                           ("kd", "views:4"), ("kd", "per-step"),
+                           ("vl2v-adip", "views:4"), ("vl2v-adip", "per-step")])  # fmt: skip
