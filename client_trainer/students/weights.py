@@ -61,15 +61,17 @@ def _listed(kind: str, keys: list[str]) -> str:
 def mismatch_message(error: RuntimeError) -> str:
     """torch's strict-load error on one line: the missing and unexpected keys listed, shape
     mismatches kept as torch words them."""
-    parts = []
+    parts, others = [], []
     for line in str(error).split("\n\t")[1:]:
         if line.startswith("Missing key(s)"):
             parts.append(_listed("missing", _keys(line)))
         elif line.startswith("Unexpected key(s)"):
             parts.append(_listed("unexpected", _keys(line)))
         else:
-            parts.append(" ".join(line.split()))
-    return "; ".join(parts) or " ".join(str(error).split())
+            others.append(" ".join(line.split()))
+    if len(others) > SHOWN_KEYS:
+        others = [*others[:SHOWN_KEYS], f"(+{len(others) - SHOWN_KEYS} more)"]
+    return "; ".join(parts + others) or " ".join(str(error).split())
 
 
 def _classifier_names(name: str) -> tuple[str, ...]:

@@ -92,3 +92,12 @@ def test_long_key_lists_are_cut_and_counted() -> None:
     )
     said = mismatch_message(error)
     assert said.startswith(f"{SHOWN_KEYS + 3} missing key(s): k0, k1") and "(+3 more)" in said
+
+
+def test_shape_mismatches_are_kept_and_a_long_list_of_them_is_cut(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    wider = timm.create_model("test_vit", img_size=32, num_classes=0, embed_dim=96)
+    path = _save(wider.state_dict(), tmp_path / "wider.pth")
+    with pytest.raises(StudentError, match="size mismatch for cls_token") as caught:
+        _load(path, 32)
+    assert "more)" in str(caught.value) and "\n" not in str(caught.value)
