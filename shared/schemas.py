@@ -87,6 +87,10 @@ class ModelCard(BaseModel):
     price_per_text: int
     max_inputs_per_request: int
     max_image_bytes: int
+    # None from a vendor that does not state it; the client then assumes the codec's default.
+    max_image_pixels: int | None = Field(
+        default=None, description="Most width x height of one image, as its header declares."
+    )
     max_text_chars: int
 
 

@@ -1,4 +1,4 @@
-"""Images decoded once into one in-memory uint8 tensor, plus the exact bytes the teacher sees.
+"""Images decoded once into one in-memory uint8 tensor.
 
 Small data sets (the offline world, PACS at 64 px) fit in memory many times over, and batched
 tensor augmentation beats per-image PIL work in DataLoader workers on two cores.
@@ -6,7 +6,6 @@ tensor augmentation beats per-image PIL work in DataLoader workers on two cores.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from collections.abc import Callable
@@ -17,11 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from shared.codec import encode_png, sniff_format
-
 IN_MEMORY_LIMIT = 4 << 30  # decoded bytes kept in RAM; beyond, a memmap on disk
-# Descriptor of what the client sent instead of the file's bytes (non PNG/JPEG/WebP files).
-REENCODED_PNG = "reencoded-png"
 
 
 @dataclass(frozen=True)
@@ -89,13 +84,3 @@ def load_images(
         torch.as_tensor(domains, dtype=torch.long),
         tuple(paths),
     )
-
-
-def teacher_bytes(path: Path) -> tuple[bytes, str]:
-    """What the vendor is sent for an image file: its exact bytes, or a PNG of it when the
-    vendor cannot read the format; plus the preprocessing descriptor that goes into the hash."""
-    raw = path.read_bytes()
-    if sniff_format(raw) is not None:
-        return raw, ""
-    with Image.open(io.BytesIO(raw)) as image:
-        return encode_png(image.convert("RGB")), REENCODED_PNG

@@ -81,13 +81,13 @@ def measure(
     threshold: float,
 ) -> AugmentProbe:
     """Buy one view per family of each of `images` and score it against `clean` (N, D)."""
-    model_id = session.card().id
-    keys = [queries.image_file_query(model_id, p).key for p in images.paths]
+    model_id, limits = session.card().id, session.limits()
+    keys = [queries.image_file_query(model_id, p, limits).key for p in images.paths]
     cosines = {}
     for family in (NONE, *FAMILIES):
         views = probe_views(images.pixels, keys, family, seed, size)
         descriptor = queries.probe_descriptor(family, size, seed)
-        items = [queries.pixels_query(model_id, v, descriptor) for v in views]
+        items = [queries.pixels_query(model_id, v, descriptor, limits) for v in views]
         found = session.acquire(Modality.IMAGE, items, f"augment probe: {family}")
         cos = F.cosine_similarity(found.float(), clean.float(), dim=-1)
         cosines[family] = round(float(cos.mean()), 6) if len(cos) else float("nan")

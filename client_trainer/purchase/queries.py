@@ -1,8 +1,10 @@
 """What to ask the teacher for, and the content key each query is cached under.
 
-- clean image: the file's exact bytes (preprocessing descriptor "" or "reencoded-png");
+- clean image: the file's exact bytes (descriptor ""), or, when the vendor would refuse them as
+  they are, the file fitted to its limits (`fit.fit_descriptor`: recipe version and limits);
 - view k of an image: the PNG of the augmented view, descriptor `view:v1:<size>:<k>:<seed>`;
 - per-step view: the PNG of the batch's augmented image, descriptor `per-step:v1:<size>`;
+  a PNG over the vendor's limits is fitted too, and the fit's descriptor is appended;
 - augmentation probe view: the PNG of an image under one family, descriptor
   `probe:v1:<family>:<size>:<seed>`;
 - text: the prompt string itself.
@@ -18,26 +20,42 @@ import torch
 
 from client_trainer.config import ENSEMBLE_TEMPLATES, PROMPT_TEMPLATE
 from client_trainer.data.augment import AugmentParams, augment, draw_params, to_uint8
-from client_trainer.data.images import teacher_bytes
+from client_trainer.purchase.fit import ImageFitError, fit_descriptor, fit_image, sendable
 from client_trainer.purchase.tracker import Query
-from shared.codec import encode_png, to_base64
+from shared.codec import ImageLimits, encode_png, to_base64
 from shared.hashing import content_key, text_content_key
 
 
-def image_file_query(model_id: str, path: Path) -> Query:
-    """Keyed by the exact bytes; the payload re-reads the file only when it must be bought."""
-    raw, descriptor = teacher_bytes(path)
-
-    def payload() -> str:
-        return to_base64(teacher_bytes(path)[0])
-
-    return Query(content_key(model_id, "image", raw, descriptor), payload)
+def _fitted_file(path: Path, limits: ImageLimits) -> str:
+    try:
+        return to_base64(fit_image(path.read_bytes(), limits))
+    except ImageFitError as exc:
+        raise ImageFitError(f"image {path}: {exc}") from exc
 
 
-def pixels_query(model_id: str, pixels: torch.Tensor, descriptor: str) -> Query:
-    """A (3, S, S) uint8 view, sent as lossless PNG."""
+def image_file_query(model_id: str, path: Path, limits: ImageLimits) -> Query:
+    """Keyed by the file's bytes (and the fit, when one is needed); the payload re-reads and,
+    if need be, fits the file only when it must be bought."""
+    raw = path.read_bytes()
+    try:
+        as_is = sendable(raw, limits)
+    except ImageFitError as exc:
+        raise ImageFitError(f"image {path}: {exc}") from exc
+    if as_is:
+        return Query(content_key(model_id, "image", raw), lambda: to_base64(path.read_bytes()))
+    key = content_key(model_id, "image", raw, fit_descriptor(limits))
+    return Query(key, lambda: _fitted_file(path, limits))
+
+
+def pixels_query(
+    model_id: str, pixels: torch.Tensor, descriptor: str, limits: ImageLimits
+) -> Query:
+    """A (3, S, S) uint8 view, sent as lossless PNG (fitted when over the vendor's limits)."""
     png = encode_png(np.ascontiguousarray(pixels.permute(1, 2, 0).numpy()))
-    return Query(content_key(model_id, "image", png, descriptor), to_base64(png))
+    if sendable(png, limits):
+        return Query(content_key(model_id, "image", png, descriptor), to_base64(png))
+    fitted = f"{descriptor}+{fit_descriptor(limits)}"
+    return Query(content_key(model_id, "image", png, fitted), to_base64(fit_image(png, limits)))
 
 
 def class_prompts(classes: tuple[str, ...], ensemble: bool) -> list[list[str]]:

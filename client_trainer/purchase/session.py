@@ -22,8 +22,10 @@ import torch.nn.functional as F
 from client_trainer.config import TeacherConfig
 from client_trainer.data.images import ImageSet
 from client_trainer.purchase import queries
+from client_trainer.purchase.fit import limits_of
 from client_trainer.purchase.tracker import BudgetTracker, Query, SpendRecord
 from client_trainer.teacher.client import TeacherClient
+from shared.codec import ImageLimits
 from shared.redis_connection import SyncRedis, connect
 from shared.redis_server import RedisEndpoint, redis_url_from_env, resolve_redis
 from shared.schemas import Modality, ModelCard
@@ -92,6 +94,10 @@ class TeacherSession:
     def card(self) -> ModelCard:
         return self._run(self.client.card())
 
+    def limits(self) -> ImageLimits:
+        """The vendor's image limits, which every image query is fitted to."""
+        return limits_of(self.card())
+
     def record(self) -> SpendRecord:
         """What this run name has bought, over every process that ran it."""
         return self.tracker.record()
@@ -157,9 +163,9 @@ class TeacherSession:
         return F.normalize(per_class, dim=-1)
 
     def images(self, paths: Sequence[Path], label: str) -> torch.Tensor:
-        """(N, D): one embedding per image file (its exact bytes)."""
-        model_id = self.card().id
-        items = [queries.image_file_query(model_id, p) for p in paths]
+        """(N, D): one embedding per image file (its exact bytes, or fitted to the limits)."""
+        model_id, limits = self.card().id, self.limits()
+        items = [queries.image_file_query(model_id, p, limits) for p in paths]
         return self.acquire(Modality.IMAGE, items, label)
 
     def views(
@@ -172,12 +178,14 @@ class TeacherSession:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """K augmented views per image (N, K, 3, S, S) uint8 and their embeddings (N, K, D);
         with `bought` (N,) bool only those images' views are bought (zeros elsewhere)."""
-        model_id = self.card().id
-        keys = [queries.image_file_query(model_id, p).key for p in images.paths]
+        model_id, limits = self.card().id, self.limits()
+        keys = [queries.image_file_query(model_id, p, limits).key for p in images.paths]
         views = queries.make_views(images.pixels, keys, k_views, seed, size)
         rows = range(len(images)) if bought is None else bought.nonzero().flatten().tolist()
         items = [
-            queries.pixels_query(model_id, views[i, k], queries.view_descriptor(size, k, seed))
+            queries.pixels_query(
+                model_id, views[i, k], queries.view_descriptor(size, k, seed), limits
+            )
             for i in rows
             for k in range(k_views)
         ]
@@ -194,6 +202,6 @@ class TeacherSession:
 
     def per_step_queries(self, pixels: torch.Tensor) -> list[Query]:
         """The queries of one augmented uint8 batch (B, 3, S, S), one per image."""
-        model_id = self.card().id
+        model_id, limits = self.card().id, self.limits()
         descriptor = queries.per_step_descriptor(pixels.shape[-1])
-        return [queries.pixels_query(model_id, p, descriptor) for p in pixels]
+        return [queries.pixels_query(model_id, p, descriptor, limits) for p in pixels]

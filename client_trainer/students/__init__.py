@@ -11,7 +11,6 @@ from client_trainer.students.registry import (
     StudentSpec,
     check_student,
     create_student,
-    load_weight_file,
     register_student,
 )
 from client_trainer.students.world_convnet import WorldConvNet  # importing registers them
@@ -24,6 +23,5 @@ __all__ = [
     "WorldConvNet",
     "check_student",
     "create_student",
-    "load_weight_file",
     "register_student",
 ]

@@ -3,13 +3,14 @@
 Models others register with timm's `@register_model` work as soon as their module is
 imported; the world's own students register on import of this package. Pretrained weights
 come only from what is already on disk: timm's own download paths are never taken (no network
-here), and a missing file fails at once with a message.
+here), and a missing file fails at once with a message. Weight files load strictly
+(`client_trainer.students.weights`).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from torch import nn
 
 from client_trainer.config import StudentConfig
 from client_trainer.registry import Registry, UnknownName
+from client_trainer.students.weights import WeightFileError, load_student_weights
 
 
 class StudentError(Exception):
@@ -111,6 +113,13 @@ def _local_timm_weights(name: str) -> Path | None:
     return cached if cfg.url and cached.is_file() else None
 
 
+def _from_file(name: str, path: Path, kwargs: dict[str, Any]) -> nn.Module:
+    try:
+        return load_student_weights(name, path, kwargs)
+    except WeightFileError as exc:
+        raise StudentError(str(exc)) from exc
+
+
 def _timm_pretrained(name: str, kwargs: dict[str, Any]) -> nn.Module:
     """timm weights only when already on disk; timm's own download path is never taken."""
     path = _local_timm_weights(name)
@@ -119,40 +128,7 @@ def _timm_pretrained(name: str, kwargs: dict[str, Any]) -> nn.Module:
             f"pretrained weights of {name!r} are not on this machine; use --student-init file"
             " --student-weights PATH, or --student-init random"
         )
-    overlay = {"file": str(path), "hf_hub_id": None, "url": None}
-    return timm.create_model(
-        name, pretrained=True, num_classes=0, pretrained_cfg_overlay=overlay, **kwargs
-    )
-
-
-def _state_dict_of(blob: Any) -> Mapping[str, torch.Tensor]:
-    for key in ("backbone", "state_dict", "model", "student"):
-        if isinstance(blob, Mapping) and key in blob and isinstance(blob[key], Mapping):
-            return _state_dict_of(blob[key])
-    if isinstance(blob, nn.Module):
-        return blob.state_dict()
-    if not isinstance(blob, Mapping):
-        raise StudentError("weight file holds no state dict")
-    return blob
-
-
-def load_weight_file(model: nn.Module, path: Path) -> list[str]:
-    """Load matching tensors from a local file into `model`; returns the keys it lacked.
-    Classifier tensors the feature extractor has no place for are ignored."""
-    if not path.is_file():
-        raise StudentError(f"weight file {path} does not exist")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or not a torch file
-        raise StudentError(f"cannot read weight file {path}: {exc}") from exc
-    state = {k.removeprefix("module."): v for k, v in _state_dict_of(blob).items()}
-    own = model.state_dict()
-    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    if not usable:
-        raise StudentError(f"no tensor in {path} fits {model.__class__.__name__}")
-    missing = [k for k in own if k not in usable]
-    model.load_state_dict(usable, strict=False)
-    return missing
+    return _from_file(name, path, kwargs)
 
 
 def create_student(config: StudentConfig, image_size: int) -> nn.Module:
@@ -161,9 +137,8 @@ def create_student(config: StudentConfig, image_size: int) -> nn.Module:
     kwargs = _build_kwargs(config.name, image_size)
     if config.init == "timm":
         return _timm_pretrained(config.name, kwargs)
-    model = timm.create_model(config.name, pretrained=False, num_classes=0, **kwargs)
     if config.init == "file":
         if config.weights is None:
             raise StudentError("student init 'file' needs --student-weights PATH")
-        load_weight_file(model, config.weights)
-    return model
+        return _from_file(config.name, config.weights, kwargs)
+    return timm.create_model(config.name, pretrained=False, num_classes=0, **kwargs)

@@ -1,6 +1,7 @@
 """TeacherClient: the client's only way to the teacher, over the REST contract.
 
-Batches inputs up to the vendor's per-request limit, keeps several requests in flight,
+Batches inputs up to the vendor's per-request limit (a request refused as too big as a whole,
+body or input count, is sent again as two halves), keeps several requests in flight,
 retries transient failures with the same Idempotency-Key (never paying twice) and stops on
 402 after buying whatever still fits, with a `BudgetExhausted` that says what is missing.
 """
@@ -27,6 +28,7 @@ from client_trainer.teacher.wire import (
     idempotency_key,
     is_payment_required,
     is_replay,
+    is_request_too_big,
     parse_embeddings,
     raise_for_error,
     request_body,
@@ -185,6 +187,10 @@ class _Purchase:
             try:
                 await self._send(chunk)
             except Exception as exc:  # noqa: BLE001 - kept, stops the others, reraised by run()
+                if isinstance(exc, TeacherHTTPError) and len(chunk) > 1 and is_request_too_big(exc):
+                    half = len(chunk) // 2  # refused whole, nothing charged: send its halves
+                    self._pending[0:0] = [chunk[:half], chunk[half:]]
+                    continue
                 self._pending.insert(0, chunk)
                 self._failure = self._failure or exc
 

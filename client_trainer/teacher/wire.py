@@ -84,3 +84,11 @@ def parse_embeddings(response: httpx.Response, expected: int) -> tuple[np.ndarra
 
 def is_payment_required(exc: TeacherHTTPError) -> bool:
     return exc.status == 402 or exc.code == ErrorCode.INSUFFICIENT_BUDGET.value
+
+
+# A request the vendor refused for its size as a whole: its halves may each pass.
+_SPLITTABLE = frozenset({ErrorCode.BODY_TOO_LARGE.value, ErrorCode.TOO_MANY_INPUTS.value})
+
+
+def is_request_too_big(exc: TeacherHTTPError) -> bool:
+    return exc.code in _SPLITTABLE

@@ -40,13 +40,20 @@ def test_weights_from_a_local_file_are_loaded(tmp_path: Path) -> None:
     assert torch.equal(source(x), loaded(x))
 
 
-def test_a_file_that_fits_nothing_is_refused(tmp_path: Path) -> None:
+def test_a_file_that_fits_nothing_is_refused_with_its_keys(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"x": torch.zeros(3)}, path)
-    with pytest.raises(StudentError, match="no tensor"):
+    with pytest.raises(
+        StudentError, match=r"missing key\(s\): conv1\.0\.weight.*unexpected key\(s\): x"
+    ):
         create_student(StudentConfig(name="test_resnet", init="file", weights=path), 32)
     with pytest.raises(StudentError, match="does not exist"):
         create_student(StudentConfig(name="test_resnet", init="file", weights=tmp_path / "n"), 32)
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(StudentError, match="cannot read weight file"):
+        create_student(
+            StudentConfig(name="test_resnet", init="file", weights=tmp_path / "junk.pt"), 32
+        )
 
 
 def test_timm_pretrained_without_local_weights_fails_fast_with_advice() -> None:

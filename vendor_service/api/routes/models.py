@@ -22,6 +22,7 @@ async def list_models(state: State) -> ModelList:
         price_per_text=settings.price_per_text,
         max_inputs_per_request=settings.max_inputs_per_request,
         max_image_bytes=settings.max_image_bytes,
+        max_image_pixels=settings.max_image_pixels,
         max_text_chars=settings.max_text_chars,
     )
     return ModelList(data=[card])
