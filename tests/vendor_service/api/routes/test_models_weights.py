@@ -1,5 +1,6 @@
 """Each weights format served: /v1/models names the weights, and /v1/embeddings returns what
-open_clip's own `encode_image` / `encode_text` give on the same weights, normalised."""
+open_clip's own `encode_image` / `encode_text` give on the same weights, normalised (served on
+the CPU in fp32, so equal embeddings mean equal weights)."""
 
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ async def test_served_embeddings_equal_open_clips_on_the_same_weights(
 ) -> None:
     write, file_name, fmt, mean = FORMATS[name]
     path = write(teacher, tmp_path)
-    async with make_app(model=TINY_VIT_QUICKGELU, pretrained=str(path)) as vendor:
+    async with make_app(model=TINY_VIT_QUICKGELU, pretrained=str(path), device="cpu") as vendor:
         card = ModelList.model_validate_json((await vendor.client.get("/v1/models")).content)
         weights = card.data[0].weights
         assert weights is not None and (weights.name, weights.format) == (file_name, fmt)
@@ -117,7 +118,7 @@ async def test_the_archive_matches_open_clips_own_openai_loader(
     """open_clip's `load_openai_model` builds its model from the archive's shapes alone."""
     path = openai_archive(teacher, tmp_path / "ViT-B-16.pt")
     reference = open_clip.load_openai_model(str(path), device="cpu").eval()
-    async with make_app(model=TINY_VIT_QUICKGELU, pretrained=str(path)) as vendor:
+    async with make_app(model=TINY_VIT_QUICKGELU, pretrained=str(path), device="cpu") as vendor:
         _, api_key = await vendor.create_key(budget=100)
         model_id = vendor.state.engine.info.model_id
         texts = await _embed(vendor, api_key, model_id, input=TEXTS)
