@@ -10,10 +10,12 @@ served with weights half loaded.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import pickle
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -120,7 +122,7 @@ def check_file(model_name: str, path: Path, fmt: Format) -> None:
     time): what `serve` runs once before it starts any worker."""
     import open_clip
 
-    with torch.device("meta"):
+    with torch.device("meta"), quiet_random_init():
         model = open_clip.create_model(model_name, pretrained=None, device="meta")
     _fitting_state(model, path, fmt, model_name)
 
@@ -133,3 +135,22 @@ def _fitting_state(
     where = f"the weights in {path.name} do not fit VENDOR_MODEL={model_name}"
     check_fit(expected, {key: value.shape for key, value in state.items()}, where)
     return state
+
+
+class _RandomInitNotice(logging.Filter):
+    """open_clip's "Model initialized randomly", wrong for a model whose file loads next."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No pretrained weights loaded")
+
+
+@contextlib.contextmanager
+def quiet_random_init(active: bool = True) -> Iterator[None]:
+    notice = _RandomInitNotice()
+    root = logging.getLogger()  # open_clip logs through the root logger
+    if active:
+        root.addFilter(notice)
+    try:
+        yield
+    finally:
+        root.removeFilter(notice)

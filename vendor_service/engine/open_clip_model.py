@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from vendor_service.engine.checkpoints import load_weights
+from vendor_service.engine.checkpoints import load_weights, quiet_random_init
 from vendor_service.engine.model import ModelInfo
 from vendor_service.engine.model_configs import register_model_configs
 from vendor_service.engine.preprocess import OPENAI_MEAN, OPENAI_STD, ClipPreprocess
@@ -102,30 +102,11 @@ def _build(name: str, source: WeightsSource, device: torch.device) -> tuple[Any,
     import open_clip
 
     tag = source.tag if source.kind == "tag" else None
-    with _quiet_random_init(source.path is not None):
+    with quiet_random_init(source.path is not None):
         model, _, transform = open_clip.create_model_and_transforms(name, pretrained=tag)
     if source.path is not None and source.format is not None:
         load_weights(model, source.path, source.format, name)
     return model.to(device), transform
-
-
-class _RandomInitNotice(logging.Filter):
-    """open_clip's "Model initialized randomly", wrong for a model whose file loads next."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("No pretrained weights loaded")
-
-
-@contextlib.contextmanager
-def _quiet_random_init(active: bool) -> Iterator[None]:
-    notice = _RandomInitNotice()
-    root = logging.getLogger()  # open_clip logs through the root logger
-    if active:
-        root.addFilter(notice)
-    try:
-        yield
-    finally:
-        root.removeFilter(notice)
 
 
 def _image_size(model: torch.nn.Module) -> int:
