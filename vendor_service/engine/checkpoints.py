@@ -123,7 +123,9 @@ def check_file(model_name: str, path: Path, fmt: Format) -> None:
     import open_clip
 
     with torch.device("meta"), quiet_random_init():
-        model = open_clip.create_model(model_name, pretrained=None, device="meta")
+        model = open_clip.create_model(
+            model_name, pretrained=None, device="meta", pretrained_hf=False
+        )
     _fitting_state(model, path, fmt, model_name)
 
 

@@ -103,7 +103,11 @@ def _build(name: str, source: WeightsSource, device: torch.device) -> tuple[Any,
 
     tag = source.tag if source.kind == "tag" else None
     with quiet_random_init(source.path is not None):
-        model, _, transform = open_clip.create_model_and_transforms(name, pretrained=tag)
+        # pretrained_hf=False: a Hugging Face text tower is not downloaded for weights that
+        # come from a file, or for random ones
+        model, _, transform = open_clip.create_model_and_transforms(
+            name, pretrained=tag, pretrained_hf=tag is not None
+        )
     if source.path is not None and source.format is not None:
         load_weights(model, source.path, source.format, name)
     return model.to(device), transform
