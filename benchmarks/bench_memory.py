@@ -80,7 +80,7 @@ def vendor(
         "VENDOR_REDIS_PREFIX": prefix,
         "VENDOR_ADMIN_TOKEN": ADMIN,
         "VENDOR_MODEL": model,
-        "VENDOR_PRETRAINED": "",
+        "VENDOR_PRETRAINED": "random",
         "VENDOR_RATE_LIMIT_REQUESTS": "1000000/second",
         "VENDOR_RATE_LIMIT_ITEMS": "10000000/second",
         "VENDOR_LOG_LEVEL": "WARNING",

@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    settings = Settings(admin_token=bench.ADMIN, model=args.model, pretrained="",
+    settings = Settings(admin_token=bench.ADMIN, model=args.model, pretrained="random",
                         torch_threads=1, max_batch_size=args.batch)  # fmt: skip
     models = {
         "pipe": ProcessModel(settings, open_clip_factory, shared_memory=False),

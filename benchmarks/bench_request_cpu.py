@@ -51,7 +51,7 @@ def settings_for(pairs: str, prefix: str, model: str, redis_url: str) -> Setting
         overrides[name.removeprefix("VENDOR_").lower()] = value
     base: dict[str, Any] = {
         "redis_url": redis_url, "redis_prefix": prefix, "admin_token": ADMIN, "model": model,
-        "pretrained": "", "torch_threads": 1, "inference_process": False,
+        "pretrained": "random", "torch_threads": 1, "inference_process": False,
         "rate_limit_requests": "1000000/second", "rate_limit_items": "10000000/second",
     }  # fmt: skip
     return Settings(**{**base, **overrides})

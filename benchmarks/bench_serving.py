@@ -219,7 +219,7 @@ def serve(
         "VENDOR_REDIS_PREFIX": prefix,
         "VENDOR_ADMIN_TOKEN": ADMIN,
         "VENDOR_MODEL": model,
-        "VENDOR_PRETRAINED": "",
+        "VENDOR_PRETRAINED": "random",
         "VENDOR_TORCH_THREADS": str(threads),
         "OMP_NUM_THREADS": str(threads),
         "VENDOR_RATE_LIMIT_REQUESTS": "1000000/second",
@@ -253,7 +253,7 @@ def raw_throughput(model_name: str, threads: int, seconds: float, batch: int = 3
     from vendor_service.settings import Settings
 
     torch.set_num_threads(threads)
-    model = OpenClipModel(Settings(admin_token=ADMIN, model=model_name, pretrained=""))
+    model = OpenClipModel(Settings(admin_token=ADMIN, model=model_name, pretrained="random"))
     size = model.info.image_size
     x = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)  # as preprocess makes
     for _ in range(3):

@@ -76,7 +76,7 @@ async def request_parts(redis_url: str, model: str) -> dict[str, float]:
 
     prefix = f"profile:{os.getpid()}:"
     settings = Settings(redis_url=redis_url, redis_prefix=prefix, admin_token=ADMIN, model=model,
-                        pretrained="", torch_threads=1)  # fmt: skip
+                        pretrained="random", torch_threads=1)  # fmt: skip
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         state = app.state.vendor

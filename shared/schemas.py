@@ -76,10 +76,28 @@ class EmbeddingResponse(BaseModel):
     usage: EmbeddingUsage
 
 
+class ModelWeights(BaseModel):
+    """Which weights the model on sale runs (`/v1/models`)."""
+
+    source: Literal["tag", "file", "directory", "random"]
+    name: str = Field(
+        description="The open_clip pretrained tag, the weights file's name (never its path), "
+        "or random<seed>."
+    )
+    sha256: str | None = Field(default=None, description="Of the weights file; none otherwise.")
+    format: Literal["state-dict", "safetensors", "torchscript"] | None = Field(
+        default=None,
+        description="The file's format: a torch state dict, safetensors, or "
+        "OpenAI's TorchScript archive.",
+    )
+
+
 class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"
     owned_by: str = "vendor"
+    weights: ModelWeights | None = None
+
     embedding_dim: int
     image_size: int
     context_length: int

@@ -13,7 +13,7 @@ from typer.core import TyperCommand
 
 from vendor_service.errors import VendorError
 from vendor_service.metering import accounts
-from vendor_service.settings import Settings, settings_reference
+from vendor_service.settings import Settings, SettingsError, settings_reference
 from vendor_service.settings import load_settings as _load_settings
 from vendor_service.vlm.cli import register as register_vlm_commands
 
@@ -67,12 +67,15 @@ def serve(
 
 
 def check_weights(settings: Settings) -> None:
-    """Refuse to start, in one line, when the default world teacher was never trained."""
-    from vendor_service.vlm.weights import MissingWorldCheckpoint, resolve_pretrained
+    """Refuse to start, in one line, when the weights are missing or do not fit the model: the
+    world teacher never trained, a path that does not exist, an unknown tag, QuickGELU weights
+    on a GELU architecture, a file with missing, unexpected or wrongly shaped keys."""
+    from vendor_service.engine.teacher_weights import check_teacher_weights
+    from vendor_service.vlm.weights import MissingWorldCheckpoint
 
     try:
-        resolve_pretrained(settings.pretrained)
-    except MissingWorldCheckpoint as exc:
+        check_teacher_weights(settings.model, settings.pretrained)
+    except (MissingWorldCheckpoint, SettingsError) as exc:
         typer.echo(f"cannot serve: {exc}", err=True)
         raise typer.Exit(2) from exc
 

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The one place the default model lives: the offline world's own small CLIP, whose checkpoint
 # `python -m vendor_service train-vlm` writes into the artefact cache ("world" finds it there).
 DEFAULT_MODEL = "world-clip"
-DEFAULT_PRETRAINED = "world"
+DEFAULT_PRETRAINED = "world"  # the default weights of DEFAULT_MODEL, and of no other model
+RANDOM_WEIGHTS = "random"
 
 # Admin tokens that are obviously not secrets.
 PLACEHOLDER_TOKENS = frozenset(
@@ -79,10 +80,18 @@ class Settings(BaseSettings):
         "vendor_service/engine/model_configs.",
     )
     pretrained: str = Field(
-        default=DEFAULT_PRETRAINED,
-        description="Weights: an open_clip pretrained tag (e.g. openai), a checkpoint path, "
-        "`world` (the offline world's trained teacher) or empty (seeded random weights). "
-        "A pretrained tag needs its weights reachable or cached.",
+        default="",
+        description="Weights of VENDOR_MODEL: an open_clip pretrained tag (e.g. openai), a "
+        "checkpoint file (.pt, .bin, .safetensors, or OpenAI's TorchScript ViT-B-16.pt), a "
+        "Hugging Face-style model directory, `world` or `random`; unset is `world` for "
+        "world-clip and required otherwise. "
+        "A model directory holds open_clip_config.json and open_clip_model.safetensors or "
+        "open_clip_pytorch_model.bin and is read without the network; `world` is the offline "
+        "world's teacher (`train-vlm`); `random` is seeded random weights (VENDOR_SEED). "
+        "Weights that do not fit VENDOR_MODEL refuse to start: missing, unexpected or "
+        "wrongly shaped keys, or OpenAI's QuickGELU weights (a tag or the TorchScript file) "
+        "on a GELU architecture (use ViT-B-16-quickgelu, not ViT-B-16). A tag needs its "
+        "weights reachable or cached.",
     )
     model_id: str = Field(
         default="",
@@ -317,6 +326,20 @@ class Settings(BaseSettings):
         if isinstance(value, int) and not 0 <= value <= 16:
             raise ValueError("VENDOR_REDIS_WAIT_REPLICAS is auto or a number of replicas, 0-16")
         return value
+
+    @field_validator("pretrained")
+    @classmethod
+    def _default_weights(cls, value: str, info: ValidationInfo) -> str:
+        """Unset is the world teacher for the world's model; any other model names its own."""
+        if value.strip():
+            return value.strip()
+        model = info.data.get("model", DEFAULT_MODEL)
+        if model == DEFAULT_MODEL:
+            return DEFAULT_PRETRAINED
+        raise SettingsError(
+            f"VENDOR_PRETRAINED is required with VENDOR_MODEL={model}: an open_clip pretrained "
+            "tag (e.g. openai), a checkpoint file, a model directory, or random"
+        )
 
     @field_validator("device")
     @classmethod

@@ -62,7 +62,7 @@ def main() -> None:
                     Settings(
                         admin_token=TOKEN,
                         model=name,
-                        pretrained="",
+                        pretrained="random",
                         device=a.device,
                         precision=prec,
                         rate_limit_requests="",

@@ -68,7 +68,7 @@ def vendor_env(
         "VENDOR_REDIS_PREFIX": prefix,
         "VENDOR_ADMIN_TOKEN": ADMIN_TOKEN,
         "VENDOR_MODEL": TINY_MODEL,
-        "VENDOR_PRETRAINED": "",
+        "VENDOR_PRETRAINED": "random",
         "OMP_NUM_THREADS": "1",
     }
     env.update(overrides or {})

@@ -72,7 +72,7 @@ def test_settings(redis_url: str, redis_prefix: str, **overrides: Any) -> Settin
         "redis_prefix": redis_prefix,
         "admin_token": ADMIN_TOKEN,
         "model": TINY_MODEL,
-        "pretrained": "",
+        "pretrained": "random",
         # Settling the heap costs a full collection (~0.4 s) per app start; test_heap.py and
         # the subprocess tests run it, the in-process apps leave the collector alone.
         "gc_threshold": 0,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import redis
+import torch
 from typer.testing import CliRunner
 
 from vendor_service.cli import app
@@ -47,6 +49,30 @@ def test_refuses_placeholder_admin_token(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["keys", "show", "x"], env={**env, "VENDOR_ADMIN_TOKEN": ""})
     assert result.exit_code == 2
     assert "VENDOR_ADMIN_TOKEN" in result.output
+
+
+def test_serve_refuses_weights_that_do_not_fit_in_one_line(tmp_path: Path) -> None:
+    """Before any worker starts: QuickGELU weights on a GELU model, a file with wrong keys."""
+    from tests.vendor_service.engine.checkpoint_files import (
+        TINY_VIT,
+        TINY_VIT_QUICKGELU,
+        openai_archive,
+        random_model,
+    )
+
+    archive = openai_archive(random_model(TINY_VIT_QUICKGELU), tmp_path / "ViT-B-16.pt")
+    torch.save({"text_projection": torch.zeros(3, 3)}, tmp_path / "bad.pt")
+    token = {"VENDOR_ADMIN_TOKEN": "test-admin-token-0123456789abcdef"}
+    for model, pretrained, says in (
+        (TINY_VIT, str(archive), f"set VENDOR_MODEL={TINY_VIT_QUICKGELU}"),
+        ("ViT-B-16", "openai", "set VENDOR_MODEL=ViT-B-16-quickgelu"),
+        (TINY_VIT, str(tmp_path / "bad.pt"), "missing keys: positional_embedding"),
+        (TINY_VIT, "", "VENDOR_PRETRAINED is required with VENDOR_MODEL=tiny-vit-test"),
+    ):
+        env = {**token, "VENDOR_MODEL": model, "VENDOR_PRETRAINED": pretrained}
+        result = CliRunner().invoke(app, ["serve"], env=env)
+        assert result.exit_code == 2, result.output
+        assert says in result.output and len(result.output.strip().splitlines()) == 1
 
 
 def _squeezed(text: str) -> str:

@@ -64,3 +64,12 @@ def test_a_cluster_url_and_a_replica_wait_are_read(monkeypatch: pytest.MonkeyPat
     assert settings.redis_url == "redis+cluster://a:7000,b:7001"
     assert settings.redis_wait_replicas == 1
     assert Settings(admin_token=GOOD).workers == "auto"
+
+
+def test_only_the_worlds_model_has_default_weights() -> None:
+    assert Settings(admin_token=GOOD).pretrained == "world"
+    assert Settings(admin_token=GOOD, model="ViT-B-16-quickgelu", pretrained="openai").pretrained
+    for unset in ("", "  "):
+        with pytest.raises(ValidationError, match=r"VENDOR_PRETRAINED is required with "
+                           r"VENDOR_MODEL=ViT-B-16: .* or random"):  # fmt: skip
+            Settings(admin_token=GOOD, model="ViT-B-16", pretrained=unset)

@@ -19,7 +19,7 @@ from vendor_service.settings import Settings
 
 
 def _settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {"model": TINY_MODEL, "pretrained": "", "dev_mode": True,
+    values: dict[str, object] = {"model": TINY_MODEL, "pretrained": "random", "dev_mode": True,
                                  "inference_process": False, "max_wait_ms": 0.0}  # fmt: skip
     return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from vendor_service.engine.open_clip_model import OpenClipModel, weights_tag
+from vendor_service.engine.open_clip_model import OpenClipModel
 from vendor_service.settings import Settings
 
 TOKEN = "test-admin-token-0123456789abcdef"
@@ -15,7 +15,7 @@ TOKEN = "test-admin-token-0123456789abcdef"
 
 @pytest.fixture(scope="module")
 def model() -> OpenClipModel:
-    return OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained=""))
+    return OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="random"))
 
 
 def images(n: int, seed: int = 0) -> list[Image.Image]:
@@ -39,9 +39,9 @@ def test_outputs_are_normalised_float32(model: OpenClipModel) -> None:
 
 
 def test_same_seed_same_weights_across_instances(model: OpenClipModel) -> None:
-    again = OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained=""))
+    again = OpenClipModel(Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="random"))
     other = OpenClipModel(
-        Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="", seed=1)
+        Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="random", seed=1)
     )
     texts = ["same text"]
     torch.testing.assert_close(model.encode_texts(texts), again.encode_texts(texts))
@@ -59,19 +59,16 @@ def test_embedding_does_not_depend_on_batch_composition(model: OpenClipModel) ->
     torch.testing.assert_close(alone, other_batch, atol=1e-5, rtol=0)
 
 
-def test_weights_tag(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    checkpoint = tmp_path / "weights.pt"
-    checkpoint.write_bytes(b"fake weights")
-    assert weights_tag("", 3) == "random3"
-    assert weights_tag("openai", 0) == "openai"
-    assert len(weights_tag(str(checkpoint), 0)) == 8
+def test_random_weights_are_described(model: OpenClipModel) -> None:
+    weights = model.info.weights
+    assert weights is not None and (weights.source, weights.name) == ("random", "random0")
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_autocast_matches_cpu(model: OpenClipModel) -> None:
     gpu = OpenClipModel(
-        Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="", device="cuda")
+        Settings(admin_token=TOKEN, model="tiny-clip-test", pretrained="random", device="cuda")
     )
     assert gpu.autocast_dtype in (torch.float16, torch.bfloat16)
     batch = torch.stack([model.preprocess(im) for im in images(4)])

@@ -23,7 +23,7 @@ from vendor_service.settings import Settings
 
 
 def _settings() -> Settings:
-    return Settings(model=TINY_MODEL, pretrained="", dev_mode=True, torch_threads=1)
+    return Settings(model=TINY_MODEL, pretrained="random", dev_mode=True, torch_threads=1)
 
 
 def _broken_factory(settings: Settings) -> OpenClipModel:

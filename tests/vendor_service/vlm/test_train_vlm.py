@@ -1,4 +1,5 @@
-"""The vendor's VLM trains a few steps on a micro corpus and loads through open_clip by name."""
+"""The vendor's VLM trains a few steps on a micro corpus and loads through open_clip by name
+and through the vendor's own weights checks."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from shared.world.config import ALL_CLASSES, vendor_corpus
 from shared.world.corpus import build_corpus, load_corpus
 from shared.world.palette import COLOUR_NAMES
 from vendor_service.engine.model_configs import register_model_configs
+from vendor_service.engine.teacher_weights import check_teacher_weights
 from vendor_service.vlm import VLMTrainConfig, train_vlm
 from vendor_service.vlm.batches import CaptionSampler
 
@@ -41,6 +43,7 @@ def test_checkpoint_loads_through_open_clip_by_name(checkpoint: Path) -> None:
     with torch.no_grad():
         emb = model.encode_image(torch.zeros(2, 3, 32, 32))
     assert emb.shape == (2, 128)
+    assert check_teacher_weights("world-clip", str(checkpoint)).format == "state-dict"
 
 
 def test_training_changed_the_weights_and_wrote_a_manifest(checkpoint: Path) -> None:

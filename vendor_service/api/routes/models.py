@@ -1,4 +1,4 @@
-"""GET /v1/models: the one model on sale, its shape and its prices."""
+"""GET /v1/models: the one model on sale, its weights, its shape and its prices."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ async def list_models(state: State) -> ModelList:
     info, settings = state.engine.info, state.settings
     card = ModelCard(
         id=info.model_id,
+        weights=info.weights,
         embedding_dim=info.embedding_dim,
         image_size=info.image_size,
         context_length=info.context_length,
