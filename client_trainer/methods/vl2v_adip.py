@@ -21,9 +21,32 @@ from client_trainer.methods.base import (
 )
 from client_trainer.methods.registry import register_method
 from client_trainer.train.batches import StepBatch
+from client_trainer.train.distributed import mean_denominator
 from client_trainer.train.evaluate import Logits
 from client_trainer.train.loop import Stage, StageLoss
 from client_trainer.train.model import StudentModel, build_student_model
+
+
+def adip_terms(
+    projected: torch.Tensor,
+    teacher_image: torch.Tensor,
+    label_text: torch.Tensor,
+    has_teacher: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image term, text term): −mean cos(Pf, I_t) over the rows whose image target was
+    bought (all rows when `has_teacher` is None; 0 when none was), and −mean cos(Pf, T_y)
+    over every row. The image mean divides by `mean_denominator`, so under torchrun it is
+    the global batch's, as KD's KL is."""
+    image_cos = F.cosine_similarity(projected.float(), teacher_image.float(), dim=-1)
+    text_cos = F.cosine_similarity(projected.float(), label_text.float(), dim=-1)
+    if has_teacher is None:
+        image = image_cos.mean()
+    else:
+        bought = has_teacher.float()
+        count = mean_denominator(bought.sum())
+        # No bought row: the masked sum is 0, and so is the term (no division by zero).
+        image = (image_cos * bought).sum() / torch.where(count > 0, count, torch.ones_like(count))
+    return -image, -text_cos.mean()
 
 
 def adip_loss(
@@ -33,13 +56,11 @@ def adip_loss(
     lmd: float,
     has_teacher: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean over the batch of lmd·(−cos(Pf, I_t)) + (1−lmd)·(−cos(Pf, T_y)). With
-    `has_teacher`, rows whose image target was not bought keep only the text term."""
-    image_cos = F.cosine_similarity(projected.float(), teacher_image.float(), dim=-1)
-    text_cos = F.cosine_similarity(projected.float(), label_text.float(), dim=-1)
-    if has_teacher is not None:
-        image_cos = image_cos * has_teacher.float()
-    return (lmd * -image_cos + (1 - lmd) * -text_cos).mean()
+    """lmd·(−cos(Pf, I_t)) + (1−lmd)·(−cos(Pf, T_y)), each term a mean (`adip_terms`): rows
+    whose image target was not bought count in the text term only, so the image term weighs
+    the same whatever share of the images was bought."""
+    image, text = adip_terms(projected, teacher_image, label_text, has_teacher)
+    return lmd * image + (1 - lmd) * text
 
 
 def _loss(text: torch.Tensor, lmd: float) -> StageLoss:
