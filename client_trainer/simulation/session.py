@@ -90,21 +90,25 @@ def simulation_session(
     )
     try:
         with vendor_access(plan, announce) as vendor:
-            base = base_config(
-                profile.recipe,
-                world.data_root,
-                world.dataset,
-                (world.student, world.student_weights),
-                config.out_dir / "runs",
-            ).with_overrides(
-                {k: v for k, v in (overrides or {}).items() if k not in CONNECTION_FIELDS}
-            ).with_overrides(
-                {
-                    "teacher.vendor_url": vendor.base_url,
-                    "teacher.api_key": vendor.api_key,
-                    "teacher.redis_url": redis.url,
-                    "teacher.redis_prefix": config.client_prefix,
-                }
+            base = (
+                base_config(
+                    profile.recipe,
+                    world.data_root,
+                    world.dataset,
+                    (world.student, world.student_weights),
+                    config.out_dir / "runs",
+                )
+                .with_overrides(
+                    {k: v for k, v in (overrides or {}).items() if k not in CONNECTION_FIELDS}
+                )
+                .with_overrides(
+                    {
+                        "teacher.vendor_url": vendor.base_url,
+                        "teacher.api_key": vendor.api_key,
+                        "teacher.redis_url": redis.url,
+                        "teacher.redis_prefix": config.client_prefix,
+                    }
+                )
             )
             yield Session(base, world.domains, experiment_tag(config.out_dir))
     finally:
