@@ -148,8 +148,14 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
 
     model = StudentModel(nn.Sequential(nn.Flatten(), nn.Linear(12, 4)), nn.Linear(4, 2))
     stage = Stage(
-        name="finetune", steps=1, lr=5e-5, train_backbone=True, train_head=True,
-        loss=lambda *a: a[0], logits=lambda m: m.head, head_lr=1e-3,
+        name="finetune",
+        steps=1,
+        lr=5e-5,
+        train_backbone=True,
+        train_head=True,
+        loss=lambda *a: a[0],
+        logits=lambda m: m.head,
+        head_lr=1e-3,
     )
     set_trainable(model, True, True)
     groups = param_groups(model, stage)
@@ -160,8 +166,13 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
         id(p) for p in model.head.parameters()
     }
     probed = Stage(
-        name="finetune", steps=1, lr=5e-5, train_backbone=True, train_head=True,
-        loss=lambda *a: a[0], logits=lambda m: m.head,
+        name="finetune",
+        steps=1,
+        lr=5e-5,
+        train_backbone=True,
+        train_head=True,
+        loss=lambda *a: a[0],
+        logits=lambda m: m.head,
     )
     assert [g.get("lr", 5e-5) for g in param_groups(model, probed)] == [5e-5, 5e-5]
 
