@@ -32,7 +32,7 @@ class SessionConfig:
     admin_token: str | None = None  # the vendor's admin token (generated for a local vendor)
     redis_url: str | None = None  # the client's (and a local vendor's) Redis; None = embedded
     budget: int = 10**9  # credits on the API key a simulation creates for itself
-    profile: str = "full"  # size of the world: full (the demo's) or micro (tests)
+    profile: str = "full"  # size of the world: full (the demo's), micro (tests) or paper
     client_prefix: str = field(  # key prefix of the client's cache and spend records
         default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:")
     )
