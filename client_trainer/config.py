@@ -212,11 +212,62 @@ class TrainConfig(_Section):
         description="teacher-consistent: training images probed, one view per family each"
         " (bought and cached like every query).",
     )
+    align_steps: int | None = Field(
+        default=None,
+        ge=0,
+        description="VL2V-ADiP: optimiser steps of the align stage (P only); None = steps.",
+    )
+    align_lr: float | None = Field(
+        default=None,
+        gt=0,
+        description="VL2V-ADiP: learning rate of the align stage; None = head_lr (or lr).",
+    )
+    freeze_bn: bool = Field(
+        default=False,
+        description="Keep every BatchNorm layer in eval mode in every stage of every method"
+        " (running statistics fixed, affine weights still train), as DomainBed's ResNet does.",
+    )
     swad: bool = Field(
-        default=False, description="Average weights over the later part of each stage."
+        default=False,
+        description="Weight averaging in every stage: the loss-valley window (swad_mode valley)"
+        " or the later part of the stage (tail).",
+    )
+    swad_mode: Literal["valley", "tail"] = Field(
+        default="tail",
+        description="SWAD: valley = Cha et al.'s window on the source-holdout loss (evaluated"
+        " every eval_every steps); tail = every step after swad_start.",
     )
     swad_start: float = Field(
-        default=0.5, ge=0, lt=1, description="SWAD: share of steps before averaging."
+        default=0.5, ge=0, lt=1, description="SWAD tail: share of steps before averaging."
+    )
+    swad_n_converge: int = Field(
+        default=3,
+        ge=1,
+        description="SWAD valley: the window opens at an evaluation whose holdout loss is the"
+        " lowest of it and the next n_converge - 1.",
+    )
+    swad_n_tolerance: int = Field(
+        default=6,
+        ge=1,
+        description="SWAD valley: the window closes before n_tolerance evaluations in a row"
+        " above the threshold.",
+    )
+    swad_tolerance_ratio: float = Field(
+        default=0.3,
+        ge=0,
+        description="SWAD valley: threshold = (1 + ratio) x the mean holdout loss of the"
+        " n_converge evaluations that opened the window.",
+    )
+    holdout_alignment: Literal["cached", "buy", "off"] = Field(
+        default="cached",
+        description="VL2V-ADiP: source-holdout images on which cos(P f, I_t) is recorded before"
+        " and after each stage: cached = those whose clean embedding the client cache holds"
+        " (nothing bought), buy = every one (bought and quoted), off.",
+    )
+    target_alignment: bool = Field(
+        default=False,
+        description="Research: also record cos(P f, I_t) on the held-out domain's images (as"
+        " holdout_alignment gets them); never used for model selection.",
     )
     seed: int = Field(
         default=0, description="Seeds torch, numpy, random, splits, data order, views."
@@ -249,6 +300,11 @@ class OutputConfig(_Section):
     run_name: str | None = Field(default=None, description="Run directory and spend-record name.")
     progress: Annotated[bool, Flag("--progress/--quiet")] = Field(
         default=True, description="Show rich progress bars."
+    )
+    log: Literal["jsonl", "tensorboard"] = Field(
+        default="jsonl",
+        description="Per-step log of the run directory: log.jsonl always; tensorboard adds"
+        " TensorBoard event files (in tensorboard/).",
     )
 
 

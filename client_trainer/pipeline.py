@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from client_trainer.train.device import pick_device, seed_everything, set_thread
 from client_trainer.train.distributed import Ranks, launched
 from client_trainer.train.evaluate import accuracy, eval_features
 from client_trainer.train.precision import resolve_precision
+from client_trainer.train.run_log import RunLog
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def _run_method(
     progress: RunProgress,
     session: TeacherSession | None,
     ranks: Ranks,
+    log: RunLog | None,
 ) -> tuple[MethodOutcome, TeacherBundle]:
     method = get_method(config.train.method)
     bundle = (
@@ -145,8 +149,19 @@ def _run_method(
         lambda: create_student(config.student, config.data.image_size),
         progress.step,
         resolve_precision(config.train.precision, device),
+        log,
     )
     return method.run(inputs), bundle
+
+
+@contextmanager
+def _run_log(config: RunConfig, name: str, ranks: Ranks) -> Iterator[RunLog | None]:
+    """The run's per-step log in its run directory, started afresh; rank 0 alone writes."""
+    if not ranks.is_main:
+        yield None
+        return
+    with RunLog(config.output.out_dir / name, config.output.log == "tensorboard") as log:
+        yield log
 
 
 def train_run(config: RunConfig, transport: httpx.AsyncBaseTransport | None = None) -> RunResult:
@@ -171,14 +186,15 @@ def _train_run(
         task = load_task(config.data, config.train.seed, progress.decode)
         name = config.output.run_name or default_run_name(config, task.test_domain)
         prices = None
-        if uses_teacher:
-            with TeacherSession(config.teacher, name, progress.purchase, transport) as session:
-                outcome, bundle = _run_method(config, task, progress, session, ranks)
-                spend = session.spent()
-                prices = card_prices(session.card())
-        else:
-            outcome, bundle = _run_method(config, task, progress, None, ranks)
-            spend = SpendRecord()
+        with _run_log(config, name, ranks) as log:
+            if uses_teacher:
+                with TeacherSession(config.teacher, name, progress.purchase, transport) as s:
+                    outcome, bundle = _run_method(config, task, progress, s, ranks, log)
+                    spend = s.spent()
+                    prices = card_prices(s.card())
+            else:
+                outcome, bundle = _run_method(config, task, progress, None, ranks, log)
+                spend = SpendRecord()
     if not ranks.is_main:  # rank 0 writes; the others wait for it, then end
         ranks.barrier()
         directory = config.output.out_dir / name

@@ -248,13 +248,11 @@ class Settings(BaseSettings):
         description="Items (images + texts) per API key, in the same notation (e.g. "
         '"20000/second"); empty for no limit.',
     )
-    rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = (
-        Field(
-            default="sliding-window-counter",
-            description="How rate limits count: sliding-window-counter (O(1) in Redis, "
-            "approximate at window edges), moving-window (exact; Redis' work grows with the "
-            "request's cost) or fixed-window.",
-        )
+    rate_limit_strategy: Literal["sliding-window-counter", "moving-window", "fixed-window"] = Field(
+        default="sliding-window-counter",
+        description="How rate limits count: sliding-window-counter (O(1) in Redis, "
+        "approximate at window edges), moving-window (exact; Redis' work grows with the "
+        "request's cost) or fixed-window.",
     )
 
     # --- input limits ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ from client_trainer.train.model import build_student_model
 @register_method
 class Vl2vAdipAlign:
     name = "vl2v-adip-align"
-    needs = TeacherNeeds(text=True, train_images=True, eval_images=False)
+    needs = TeacherNeeds(text=True, train_images=True, eval_images=False, alignment=True)
 
     def run(self, inputs: MethodInputs) -> MethodOutcome:
         assert inputs.teacher.text is not None

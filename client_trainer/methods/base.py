@@ -16,8 +16,10 @@ from client_trainer.data.splits import TaskSplit
 from client_trainer.train import distributed
 from client_trainer.train.batches import BatchSource, TrainTargets
 from client_trainer.train.evaluate import Logits, accuracy, eval_features
-from client_trainer.train.loop import Progress, Stage, StageReport, run_stage
+from client_trainer.train.loop import LoopOptions, Progress, Stage, StageReport, run_stage
 from client_trainer.train.model import StudentModel
+from client_trainer.train.run_log import RunLog
+from client_trainer.train.swad import SwadSettings
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,15 @@ class TeacherNeeds:
     text: bool
     train_images: bool
     eval_images: bool
+    alignment: bool = False  # holdout images' embeddings to measure cos(P f, I_t) with
+
+
+@dataclass(frozen=True)
+class AlignmentTargets:
+    """Clean teacher embeddings of some images of a set: what alignment is measured on."""
+
+    rows: torch.Tensor  # (n,) indices into the image set
+    embeddings: torch.Tensor  # (n, D), L2-normalised
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ class TeacherBundle:
     train: TrainTargets  # per-training-image targets
     holdout: torch.Tensor | None = None  # (N_holdout, D), zero-shot only
     target: torch.Tensor | None = None  # (N_target, D), zero-shot only
+    holdout_alignment: AlignmentTargets | None = None  # source holdout (train.holdout_alignment)
+    target_alignment: AlignmentTargets | None = None  # held-out domain (research only)
 
 
 @dataclass
@@ -49,6 +62,7 @@ class MethodInputs:
     make_backbone: Callable[[], nn.Module]
     progress: Progress | None = None
     precision: str = "fp32"  # resolved training precision: fp32 or bf16 (train.precision)
+    log: RunLog | None = None  # the run's per-step log (rank 0)
 
 
 @dataclass
@@ -94,27 +108,29 @@ def batch_source(inputs: MethodInputs) -> BatchSource:
     )
 
 
+def loop_options(inputs: MethodInputs) -> LoopOptions:
+    cfg = inputs.config.train
+    swad = SwadSettings(
+        cfg.swad_mode, cfg.swad_start, cfg.swad_n_converge, cfg.swad_n_tolerance,
+        cfg.swad_tolerance_ratio,
+    )  # fmt: skip
+    return LoopOptions(
+        weight_decay=cfg.weight_decay,
+        precision=inputs.precision,
+        freeze_bn=cfg.freeze_bn,
+        swad=swad if cfg.swad else None,
+        progress=inputs.progress,
+        log=inputs.log,
+    )
+
+
 def train_stages(
     inputs: MethodInputs, model: StudentModel, stages: list[Stage]
 ) -> list[StageReport]:
     """Run stages in order over one shared batch stream."""
-    cfg = inputs.config.train
-    source = batch_source(inputs)
-    swad = cfg.swad_start if cfg.swad else None
-    return [
-        run_stage(
-            model,
-            s,
-            source,
-            inputs.task.holdout,
-            cfg.eval_every,
-            swad,
-            inputs.progress,
-            cfg.weight_decay,
-            inputs.precision,
-        )
-        for s in stages
-    ]
+    source, options = batch_source(inputs), loop_options(inputs)
+    holdout, every = inputs.task.holdout, inputs.config.train.eval_every
+    return [run_stage(model, s, source, holdout, every, options) for s in stages]
 
 
 def score(inputs: MethodInputs, model: StudentModel, logits: Logits) -> tuple[float, float]:

@@ -27,8 +27,13 @@ def cross_entropy(model: StudentModel, batch: StepBatch, features: torch.Tensor)
 def probe_stage(inputs: MethodInputs) -> Stage:
     steps = inputs.config.train.steps
     return Stage(
-        name="probe", steps=steps, lr=head_lr(inputs), train_backbone=False, train_head=True,
-        loss=cross_entropy, logits=classifier_logits,
+        name="probe",
+        steps=steps,
+        lr=head_lr(inputs),
+        train_backbone=False,
+        train_head=True,
+        loss=cross_entropy,
+        logits=classifier_logits,
     )
 
 
@@ -37,8 +42,14 @@ def finetune_stage(inputs: MethodInputs, fresh_head: bool) -> Stage:
     steps, lr = inputs.config.train.steps, inputs.config.train.lr
     head = head_lr(inputs) if fresh_head else None
     return Stage(
-        name="finetune", steps=steps, lr=lr, train_backbone=True, train_head=True,
-        loss=cross_entropy, logits=classifier_logits, head_lr=head,
+        name="finetune",
+        steps=steps,
+        lr=lr,
+        train_backbone=True,
+        train_head=True,
+        loss=cross_entropy,
+        logits=classifier_logits,
+        head_lr=head,
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from client_trainer.config import RunConfig
+from client_trainer.data.images import ImageSet
 from client_trainer.data.splits import TaskSplit
-from client_trainer.methods.base import TeacherBundle, TeacherNeeds
+from client_trainer.methods.base import AlignmentTargets, TeacherBundle, TeacherNeeds
 from client_trainer.purchase.augment_probe import probe_run
 from client_trainer.purchase.session import TeacherSession
 from client_trainer.selection.subset import bought_subset
@@ -42,13 +45,36 @@ def train_targets(session: TeacherSession, task: TaskSplit, config: RunConfig) -
     return TrainTargets("per-step", buy=session.per_step)
 
 
+def alignment_targets(
+    session: TeacherSession, images: ImageSet, how: str, label: str
+) -> AlignmentTargets | None:
+    """Clean embeddings of `images` to measure alignment on: those in the cache (`cached`,
+    nothing bought), all of them (`buy`), or none (`off`)."""
+    if how == "off" or len(images) == 0:
+        return None
+    if how == "buy":
+        found = session.images(images.paths, label)
+        return AlignmentTargets(torch.arange(len(images)), found)
+    rows, found = session.cached_images(images.paths)
+    return AlignmentTargets(rows, found)
+
+
 def buy_bundle(
     session: TeacherSession, task: TaskSplit, needs: TeacherNeeds, config: RunConfig
 ) -> TeacherBundle:
     text = session.texts(task.classes, config.teacher.prompt_ensemble) if needs.text else None
     train = train_targets(session, task, config) if needs.train_images else TrainTargets("none")
-    if not needs.eval_images:
-        return TeacherBundle(text, train)
-    holdout = session.images(task.holdout.paths, "holdout images")
-    target = session.images(task.target.paths, "target images")
-    return TeacherBundle(text, train, holdout, target)
+    bundle = TeacherBundle(text, train)
+    if needs.eval_images:
+        holdout = session.images(task.holdout.paths, "holdout images")
+        target = session.images(task.target.paths, "target images")
+        bundle = TeacherBundle(text, train, holdout, target)
+    if needs.alignment:
+        how = config.train.holdout_alignment
+        on_target = how if config.train.target_alignment else "off"
+        bundle = replace(
+            bundle,
+            holdout_alignment=alignment_targets(session, task.holdout, how, "holdout images"),
+            target_alignment=alignment_targets(session, task.target, on_target, "target images"),
+        )
+    return bundle

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from httpx import AsyncBaseTransport
 
-from client_trainer.config import RunConfig, TeacherConfig
+from client_trainer.config import RunConfig, TeacherConfig, TrainConfig
 from client_trainer.data.domainbed import DatasetIndex, scan_dataset
 from client_trainer.data.images import ImageSet, load_images
 from client_trainer.data.splits import TaskSplit, split_task
@@ -35,8 +35,12 @@ from client_trainer.report.results import run_identity
 from client_trainer.selection.registry import get_strategy
 from shared.schemas import Modality
 
-# Training stages that draw image targets, per method (each runs `train.steps` steps).
-STAGES_WITH_TARGETS = {"vl2v-adip": 2, "vl2v-adip-align": 1, "kd": 1}
+# Training stages that draw image targets, per method (another method: one `train` stage).
+STAGES_WITH_TARGETS = {
+    "vl2v-adip": ("align", "distill"),
+    "vl2v-adip-align": ("align",),
+    "kd": ("train",),
+}
 
 
 @dataclass(frozen=True)
@@ -153,13 +157,23 @@ def _purchase_identity(config: RunConfig, needs: TeacherNeeds) -> str:
     kept = {"data": public["data"], "teacher": public["teacher"], "student": public["student"]}
     train = config.train
     probe = [train.augment, train.augment_probe_images]  # the probe's views (clean targets)
-    return json.dumps([asdict(needs), train.seed, probe, run_identity(kept)], sort_keys=True)
+    alignment = [train.holdout_alignment, train.target_alignment] if needs.alignment else []
+    identity = [asdict(needs), train.seed, probe, alignment, run_identity(kept)]
+    return json.dumps(identity, sort_keys=True)
+
+
+def stage_steps(train: TrainConfig, stage: str) -> int:
+    """Optimiser steps of a stage: ADiP's align has its own (`align_steps`), others `steps`."""
+    if stage == "align" and train.align_steps is not None:
+        return train.align_steps
+    return train.steps
 
 
 def per_step_images(config: RunConfig, task: TaskSplit) -> int:
     """Images a per-step run buys while training: steps x batch over its target stages."""
     batch = config.train.batch_per_domain * len(task.source_domains)
-    return STAGES_WITH_TARGETS.get(config.train.method, 1) * config.train.steps * batch
+    stages = STAGES_WITH_TARGETS.get(config.train.method, ("train",))
+    return sum(stage_steps(config.train, stage) for stage in stages) * batch
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,19 @@ class TeacherSession:
         items = [queries.image_file_query(model_id, p, limits) for p in paths]
         return self.acquire(Modality.IMAGE, items, label)
 
+    def cached_images(self, paths: Sequence[Path]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, (n, D) embeddings) of the image files among `paths` whose embedding the
+        cache already holds: nothing is bought and no cache hit is counted."""
+        model_id, limits = self.card().id, self.limits()
+        keys = [queries.image_file_query(model_id, p, limits).key for p in paths]
+        found = self.tracker.cached(list(dict.fromkeys(keys)))
+        rows = [i for i, key in enumerate(keys) if key in found]
+        if not rows:
+            return torch.empty(0, dtype=torch.long), torch.empty(0, self.card().embedding_dim)
+        stacked = np.stack([found[keys[i]] for i in rows]).astype(np.float32)
+        embeddings = F.normalize(torch.from_numpy(stacked), dim=-1)
+        return torch.as_tensor(rows, dtype=torch.long), embeddings
+
     def views(
         self,
         images: ImageSet,

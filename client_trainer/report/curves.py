@@ -1,8 +1,10 @@
 """Training curves of each table row, read from its runs' `log.jsonl`.
 
-A run's log has one JSON object per logged step: `step` (global, across stages), `stage`,
-`loss`, and `holdout_acc` at the steps where the source holdout was evaluated. A row's curve
-is, at each step, the mean over its runs that logged that step.
+A run's log (`client_trainer.train.run_log`) has one JSON object per logged step: `step`
+(global, across stages), `stage`, `loss`, and `holdout_acc` at the steps where the source
+holdout was evaluated. A step logged twice by one run (a stage's end and the next stage's
+start share a step) counts once, with its last value. A row's curve is, at each step, the
+mean over its runs that logged that step.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-LOG_FILE = "log.jsonl"
+LOG_FILE = "log.jsonl"  # written by client_trainer.train.run_log
 
 
 @dataclass
@@ -42,6 +44,15 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _last_per_step(records: list[dict[str, Any]], key: str) -> dict[int, float]:
+    values: dict[int, float] = {}
+    for record in records:
+        value = record.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            values[record["step"]] = float(value)
+    return values
+
+
 def row_curves(run_dirs: Sequence[Path], rows: Sequence[str]) -> list[RowCurves]:
     """Curves per row label (`rows[i]` is the row of `run_dirs[i]`), rows without logs left out."""
     by_row: dict[str, RowCurves] = {}
@@ -54,10 +65,7 @@ def row_curves(run_dirs: Sequence[Path], rows: Sequence[str]) -> list[RowCurves]
             continue
         curves = by_row.setdefault(row, RowCurves(row))
         curves.runs += 1
-        for record in records:
-            step = record["step"]
-            if isinstance(record.get("loss"), int | float):
-                curves.loss.setdefault(step, []).append(float(record["loss"]))
-            if isinstance(record.get("holdout_acc"), int | float):
-                curves.holdout_acc.setdefault(step, []).append(float(record["holdout_acc"]))
+        for which in ("loss", "holdout_acc"):
+            for step, value in _last_per_step(records, which).items():
+                getattr(curves, which).setdefault(step, []).append(value)
     return [by_row[row] for row in dict.fromkeys(rows) if row in by_row]

@@ -34,9 +34,7 @@ class PairedComparison:
 
 
 def _t_pdf(x: np.ndarray, dof: int) -> np.ndarray:
-    log_norm = (
-        math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
-    )
+    log_norm = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
     return np.exp(log_norm - (dof + 1) / 2 * np.log1p(x * x / dof))
 
 

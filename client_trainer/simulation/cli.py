@@ -34,7 +34,11 @@ Artifacts = Annotated[
 ]
 Seeds = Annotated[int, typer.Option(min=1, help="Number of seeds (0, 1, ...) of the table.")]
 Profile = Annotated[
-    str, typer.Option(help="World size: full (the demo's) or micro (tests); without --data-root.")
+    str,
+    typer.Option(
+        help="World size: full (the demo's), micro (tests) or paper (the full world, the"
+        " paper's 5,001-step recipe); without --data-root."
+    ),
 ]
 Workers = Annotated[
     int,

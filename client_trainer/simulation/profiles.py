@@ -1,4 +1,5 @@
-"""Named sizes of the client's world: `full` (the demo's) and `micro` (tests, seconds).
+"""Named sizes of the client's world: `full` (the demo's), `micro` (tests, seconds) and
+`paper` (the full world trained by the paper's recipe, for machines that can afford it).
 
 Same names as the vendor's teacher profiles (`train-vlm --profile`); a test checks they agree.
 """
@@ -12,7 +13,15 @@ from client_trainer.simulation.recipe import Recipe
 from shared.world.config import TaskConfig
 from shared.world.recipe import recipe_task
 
-PROFILES = ("full", "micro")
+PROFILES = ("full", "micro", "paper")
+
+# The paper's recipe (PAPER.md): Adam at 5e-5 for every stage and head, 5,001 steps per stage,
+# 32 images per source domain, an evaluation every 200 steps, SWAD in both stages (the
+# loss-valley window) and DomainBed's frozen BatchNorm.
+PAPER_RECIPE = Recipe(
+    steps=5001, lr=5e-5, head_lr=None, batch_per_domain=32, eval_every=200, swad=True,
+    swad_mode="valley", freeze_bn=True,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,4 +43,8 @@ def client_profile(name: str) -> ClientProfile:
         )  # fmt: skip
         recipe = replace(full.recipe, steps=3, eval_every=2, batch_per_domain=4)
         return ClientProfile("micro", replace(full.task, per_class=4, workers=1), pretrain, recipe)
+    if name == "paper":  # the same world (task, student, teacher), the paper's training
+        return replace(
+            full, name="paper", recipe=replace(PAPER_RECIPE, image_size=full.recipe.image_size)
+        )
     raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")

@@ -20,6 +20,9 @@ class Recipe:
     head_lr: float | None = 1e-3  # head-only stages (linear probe, ADiP align)
     batch_per_domain: int = 16  # per source domain (paper: 32; 16 keeps a CPU run to minutes)
     eval_every: int = 50  # holdout evaluation (model selection) every N steps
+    swad: bool = False  # weight averaging in every stage (train.swad)
+    swad_mode: str = "tail"  # valley (SWAD's loss-valley window) or tail
+    freeze_bn: bool = False  # BatchNorm in eval mode in every stage (train.freeze_bn)
 
 
 def base_config(
@@ -44,6 +47,9 @@ def base_config(
             "train.head_lr": recipe.head_lr,
             "train.batch_per_domain": recipe.batch_per_domain,
             "train.eval_every": recipe.eval_every,
+            "train.swad": recipe.swad,
+            "train.swad_mode": recipe.swad_mode,
+            "train.freeze_bn": recipe.freeze_bn,
             "output.out_dir": out_dir,
         }
     )

@@ -32,7 +32,7 @@ class SessionConfig:
     admin_token: str | None = None  # the vendor's admin token (generated for a local vendor)
     redis_url: str | None = None  # the client's (and a local vendor's) Redis; None = embedded
     budget: int = 10**9  # credits on the API key a simulation creates for itself
-    profile: str = "full"  # size of the world: full (the demo's) or micro (tests)
+    profile: str = "full"  # size of the world: full (the demo's), micro (tests) or paper
     client_prefix: str = field(  # key prefix of the client's cache and spend records
         default_factory=lambda: os.environ.get("CLIENT_REDIS_PREFIX", "client:")
     )
@@ -90,21 +90,25 @@ def simulation_session(
     )
     try:
         with vendor_access(plan, announce) as vendor:
-            base = base_config(
-                profile.recipe,
-                world.data_root,
-                world.dataset,
-                (world.student, world.student_weights),
-                config.out_dir / "runs",
-            ).with_overrides(
-                {k: v for k, v in (overrides or {}).items() if k not in CONNECTION_FIELDS}
-            ).with_overrides(
-                {
-                    "teacher.vendor_url": vendor.base_url,
-                    "teacher.api_key": vendor.api_key,
-                    "teacher.redis_url": redis.url,
-                    "teacher.redis_prefix": config.client_prefix,
-                }
+            base = (
+                base_config(
+                    profile.recipe,
+                    world.data_root,
+                    world.dataset,
+                    (world.student, world.student_weights),
+                    config.out_dir / "runs",
+                )
+                .with_overrides(
+                    {k: v for k, v in (overrides or {}).items() if k not in CONNECTION_FIELDS}
+                )
+                .with_overrides(
+                    {
+                        "teacher.vendor_url": vendor.base_url,
+                        "teacher.api_key": vendor.api_key,
+                        "teacher.redis_url": redis.url,
+                        "teacher.redis_prefix": config.client_prefix,
+                    }
+                )
             )
             yield Session(base, world.domains, experiment_tag(config.out_dir))
     finally:

@@ -35,3 +35,11 @@ class StudentModel(nn.Module):
 def build_student_model(backbone: nn.Module, out_dim: int) -> StudentModel:
     width = int(getattr(backbone, "num_features"))  # noqa: B009 - timm attribute
     return StudentModel(backbone, nn.Linear(width, out_dim))
+
+
+def freeze_batchnorm(module: nn.Module) -> None:
+    """Every BatchNorm layer of `module` in eval mode: it normalises with its running
+    statistics and leaves them as they are (its affine weights still train when trainable)."""
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            layer.eval()

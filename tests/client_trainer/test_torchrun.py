@@ -56,9 +56,7 @@ def _torchrun(config: RunConfig, tmp_path: Path) -> subprocess.CompletedProcess[
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
             "-m", "client_trainer", "train", "--config", str(file)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.run(
-        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240
-    )
+    return subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
 
 
 @pytest.mark.timeout(300)

@@ -51,9 +51,7 @@ def held_leases(client: SyncRedis, prefix: str, key_ids: list[str]) -> list[tupl
     return held
 
 
-def wait_reserved_zero(
-    client: SyncRedis, prefix: str, key_ids: list[str], timeout: float
-) -> float:
+def wait_reserved_zero(client: SyncRedis, prefix: str, key_ids: list[str], timeout: float) -> float:
     """Seconds until no key holds a reservation; AssertionError after `timeout`."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:

@@ -48,9 +48,7 @@ class KeyTally:
     statuses: Counter[int] = field(default_factory=Counter)
 
 
-@pytest.fixture(
-    scope="module", params=["single", pytest.param("cluster", marks=pytest.mark.slow)]
-)
+@pytest.fixture(scope="module", params=["single", pytest.param("cluster", marks=pytest.mark.slow)])
 def replicas(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[VendorProcess]]:

@@ -196,7 +196,7 @@ class LocalServer:
 
     def start(self, timeout: float = 30.0) -> LocalServer:
         binary, _ = redis_server_binary()
-        (port, _), = _ports(1, (7,))
+        ((port, _),) = _ports(1, (7,))
         self.node = Node(port, 0, self.root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.node.process = subprocess.Popen(

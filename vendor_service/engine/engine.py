@@ -50,9 +50,7 @@ class Engine:
         self.executor = ThreadPoolExecutor(max_workers=2 * in_flight if in_flight > 1 else 1,
                                            thread_name_prefix="inference")  # fmt: skip
         # Image decoding and preprocessing, off the event loop and off the forward's thread.
-        self.decode_pool = ThreadPoolExecutor(
-            settings.decode_threads, thread_name_prefix="decode"
-        )
+        self.decode_pool = ThreadPoolExecutor(settings.decode_threads, thread_name_prefix="decode")
         policy = BatchPolicy(
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_wait_ms,

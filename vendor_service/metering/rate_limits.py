@@ -66,7 +66,7 @@ class RateLimit:
 
 
 def parse_rate(text: str) -> RateLimit:
-    """"1000/second", "100 per 10 minutes" -> RateLimit; ValueError saying what is wrong."""
+    """ "1000/second", "100 per 10 minutes" -> RateLimit; ValueError saying what is wrong."""
     match = _RATE.match(text)
     unit = match and _UNITS.get(match.group(3).lower())
     if not match or not unit:

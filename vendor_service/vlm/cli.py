@@ -14,7 +14,7 @@ def train_vlm_command(
         typer.Option(envvar="ARTIFACTS_DIR", help="Artefact cache root (default ./artifacts)."),
     ] = None,
     profile: Annotated[
-        str, typer.Option(help="Size: full (the demo's) or micro (tests).")
+        str, typer.Option(help="Size: full (the demo's), micro (tests), paper (= full).")
     ] = "full",
 ) -> None:
     """Train the vendor's own small CLIP on the offline world's captions (cached by config

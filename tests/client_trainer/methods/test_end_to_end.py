@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +137,60 @@ def test_views_bought_by_buy_are_what_train_uses(
     metrics = train_run(config.with_overrides({"output.run_name": "after-buy"})).metrics
     assert metrics["image_queries"] == 0 and metrics["text_queries"] == 0
     assert metrics["cache_hits"] == 2 * N_TRAIN_IMAGES + len(CLASSES)
+
+
+def _log(directory: Path) -> list[dict[str, Any]]:
+    return [json.loads(t) for t in (directory / "log.jsonl").read_text().splitlines()]
+
+
+def test_adip_logs_every_step_and_records_each_stage_with_its_alignment(
+    vendor: LiveVendor, redis_url: str, redis_prefix: str, quick: RunConfig
+) -> None:
+    config = _config(quick, vendor, redis_url, redis_prefix).with_overrides(
+        {
+            "train.method": "vl2v-adip", "train.align_steps": 4, "train.align_lr": 2e-3,
+            "train.holdout_alignment": "buy", "train.target_alignment": True,
+            "output.log": "tensorboard",
+        }
+    )  # fmt: skip
+    result = train_run(config)
+    metrics, steps = result.metrics, config.train.steps
+    assert metrics["image_queries"] == N_TRAIN_IMAGES + N_EVAL_IMAGES  # + holdout and target
+    align, distill = metrics["stages"]
+    assert (align["name"], align["steps"], align["lr"]) == ("align", 4, 2e-3)
+    assert (distill["name"], distill["steps"], distill["lr"]) == ("distill", steps, 1e-3)
+    for stage in (align, distill):
+        assert stage["mean_loss"] == pytest.approx(stage["mean_loss"])  # a number
+        assert stage["selected"] == f"best@{stage['selected_step']}"
+        for when in ("before", "after"):
+            assert -1 <= stage[when]["holdout"] <= 1 and -1 <= stage[when]["target"] <= 1
+            assert stage[when]["holdout_images"] == 8  # every holdout image was bought
+    assert align["after"]["holdout"] > align["before"]["holdout"]  # P learns to align
+    assert distill["before"]["holdout"] == pytest.approx(align["after"]["holdout"], abs=1e-5)
+    lines = _log(result.directory)
+    trained = [x for x in lines if "loss" in x]
+    assert [x["step"] for x in trained] == list(range(1, 4 + steps + 1))
+    assert {x["stage"] for x in trained[:4]} == {"align"} and trained[4]["stage"] == "distill"
+    assert all({"image", "text", "lr", "images_per_s"} <= x.keys() for x in trained)
+    assert [x["lr"] for x in trained] == [2e-3] * 4 + [1e-3] * steps
+    evaluated = [x["step"] for x in trained if "holdout_acc" in x]
+    assert evaluated == [3, 4, 4 + 3, 4 + 6]  # eval_every 3 and each stage's last step
+    assert list((result.directory / "tensorboard").iterdir())
+    # the same run name again: the log starts afresh
+    again = train_run(config)
+    assert len(_log(again.directory)) == len(lines)
+
+
+def test_cached_alignment_reads_what_the_cache_holds_and_kd_logs_its_terms(
+    vendor: LiveVendor, redis_url: str, redis_prefix: str, quick: RunConfig
+) -> None:
+    config = _config(quick, vendor, redis_url, redis_prefix)
+    adip = config.with_overrides({"train.method": "vl2v-adip"})
+    nothing_cached = train_run(adip).metrics
+    assert nothing_cached["stages"][0]["before"] == {}  # no holdout embedding in the cache
+    train_run(config.with_overrides({"train.method": "zero-shot"}))  # buys the holdout
+    cached = train_run(adip.with_overrides({"output.run_name": "cached"})).metrics
+    assert cached["stages"][0]["before"]["holdout_images"] == 8
+    assert cached["image_queries"] == 0  # read, never bought
+    kd = train_run(config.with_overrides({"train.method": "kd"}))
+    assert all({"ce", "kl"} <= x.keys() for x in _log(kd.directory) if "loss" in x)

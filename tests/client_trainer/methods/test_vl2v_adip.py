@@ -108,13 +108,39 @@ def test_distill_reduces_the_adip_loss(quick: RunConfig) -> None:
     assert second.last_loss < first.last_loss
 
 
-def test_rows_without_a_bought_target_keep_only_the_text_term() -> None:
+def test_the_image_term_is_the_mean_over_the_bought_rows() -> None:
     projected = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
     teacher = torch.tensor([[1.0, 0.0], [0.0, 0.0]])  # row 1 was not bought
     text = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
     has = torch.tensor([True, False])
-    by_hand = ((0.5 * -(3 / 5) + 0.5 * -(4 / 5)) + (0.5 * -(1 / math.sqrt(2)))) / 2
+    # image: row 0 alone (3/5); text: both rows (4/5, 1/sqrt 2)
+    by_hand = 0.5 * -(3 / 5) + 0.5 * -((4 / 5) + 1 / math.sqrt(2)) / 2
     got = adip_loss(projected, teacher, text, 0.5, has)
     assert got.item() == pytest.approx(by_hand, abs=1e-6)
     everyone = adip_loss(projected, teacher, text, 0.5, torch.tensor([True, True]))
     assert everyone.item() == pytest.approx(adip_loss(projected, teacher, text, 0.5).item())
+
+
+def test_no_bought_row_leaves_the_text_term_alone_with_finite_gradients() -> None:
+    projected = torch.tensor([[3.0, 4.0], [1.0, 0.0]], requires_grad=True)
+    text = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    got = adip_loss(projected, torch.zeros(2, 2), text, 0.5, torch.tensor([False, False]))
+    assert got.item() == pytest.approx(0.5 * -((4 / 5) + 1 / math.sqrt(2)) / 2, abs=1e-6)
+    got.backward()
+    assert projected.grad is not None and torch.isfinite(projected.grad).all()
+
+
+def test_at_image_fraction_005_the_image_term_weighs_as_much_as_with_every_row_bought() -> None:
+    """1 row of 20 has a target: its image term must count with weight lmd, not lmd / 20."""
+    gen = torch.Generator().manual_seed(0)
+    projected = torch.randn(20, 8, generator=gen)
+    text = torch.randn(20, 8, generator=gen)
+    teacher = projected.clone()  # every target equals its row: cos 1 wherever bought
+    has = torch.zeros(20, dtype=torch.bool)
+    has[7] = True
+    lmd = 0.5
+    one_bought = adip_loss(projected, teacher, text, lmd, has)
+    all_bought = adip_loss(projected, teacher, text, lmd, torch.ones(20, dtype=torch.bool))
+    assert one_bought.item() == pytest.approx(all_bought.item(), abs=1e-5)
+    text_only = (1 - lmd) * -F.cosine_similarity(projected, text).mean()
+    assert (text_only - one_bought).item() == pytest.approx(lmd, abs=1e-5)

@@ -98,3 +98,20 @@ def test_a_teacher_consistent_clean_run_quotes_its_probe_views(base: RunConfig) 
     standard = _runs(base, "vl2v-adip")
     quote = _plan([*standard, *_runs(base, "vl2v-adip", "kd", **fields)]).quote
     assert quote.images == n_train + 5 * (1 + len(FAMILIES))  # the probe once, for both runs
+
+
+def test_per_step_counts_the_align_stage_at_its_own_steps(base: RunConfig) -> None:
+    fields = {"teacher.targets": "per-step", "train.align_steps": 40}
+    quote = _plan(_runs(base, "vl2v-adip", **fields)).quote
+    batch = base.train.batch_per_domain * (len(DOMAINS) - 1)
+    assert quote.per_step_images == (40 + base.train.steps) * batch
+
+
+def test_buying_the_holdout_alignment_quotes_the_holdout_images(base: RunConfig) -> None:
+    task = load_task(base.data, 0)
+    cached = _plan(_runs(base, "vl2v-adip")).quote  # the default reads the cache only
+    bought = _plan(_runs(base, "vl2v-adip", **{"train.holdout_alignment": "buy"})).quote
+    assert bought.images == cached.images + len(task.holdout)
+    both = {"train.holdout_alignment": "buy", "train.target_alignment": True}
+    research = _plan(_runs(base, "vl2v-adip", **both)).quote
+    assert research.images == cached.images + len(task.holdout) + len(task.target)

@@ -1,5 +1,7 @@
 """The client's and the vendor's world profiles must name the same sizes."""
 
+from pathlib import Path
+
 from client_trainer.simulation.profiles import PROFILES as CLIENT_PROFILES
 from client_trainer.simulation.profiles import client_profile
 from vendor_service.vlm.profiles import PROFILES as VENDOR_PROFILES
@@ -35,3 +37,38 @@ def test_task_and_student_match_the_recipe_size() -> None:
         profile = client_profile(name)
         assert profile.task.image_size == profile.recipe.image_size
         assert profile.pretrain.corpus.image_size == profile.recipe.image_size
+
+
+def test_paper_is_the_full_world_trained_by_the_papers_recipe() -> None:
+    full, paper = client_profile("full"), client_profile("paper")
+    assert (paper.task, paper.pretrain) == (full.task, full.pretrain)
+    recipe = paper.recipe
+    assert (recipe.steps, recipe.lr, recipe.head_lr, recipe.batch_per_domain) == (
+        5001,
+        5e-5,
+        None,
+        32,
+    )
+    assert (recipe.eval_every, recipe.swad, recipe.swad_mode, recipe.freeze_bn) == (
+        200,
+        True,
+        "valley",
+        True,
+    )
+    assert recipe.image_size == full.recipe.image_size
+    assert vlm_profile("paper") == vlm_profile("full")  # the same teacher checkpoint
+
+
+def test_the_recipe_reaches_the_run_config(tmp_path: Path) -> None:
+    from client_trainer.simulation.recipe import base_config
+
+    config = base_config(
+        client_profile("paper").recipe, tmp_path, "world", ("test_resnet", tmp_path), tmp_path
+    )
+    train = config.train
+    assert (train.steps, train.head_lr, train.swad_mode, train.freeze_bn) == (
+        5001,
+        None,
+        "valley",
+        True,
+    )

@@ -97,7 +97,7 @@ def test_finished_runs_are_read_back_and_a_half_written_one_is_redone(
     assert _scores(redone) == _scores(first)
     assert said[0].startswith("2 of 3 runs finished earlier") and said[1:] == [_specs()[1].label]
     for spec in _specs():
-        lines = (tmp_path / "runs" / spec.overrides["output.run_name"] / RESULTS_FILE)
+        lines = tmp_path / "runs" / spec.overrides["output.run_name"] / RESULTS_FILE
         assert len(lines.read_text().splitlines()) == 1
 
 
@@ -114,5 +114,3 @@ def test_a_changed_setting_is_a_new_run_and_a_repeated_one_runs_once(
     said.clear()
     run_specs(config.with_overrides({"train.steps": 2}), [spec], said.append)
     assert said == [spec.label]  # another recipe: not the finished run
-
-

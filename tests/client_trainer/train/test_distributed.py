@@ -29,16 +29,20 @@ from client_trainer.train.distributed import (
     launched,
     mean_denominator,
 )
-from client_trainer.train.loop import Stage, run_stage
+from client_trainer.train.loop import LoopOptions, Stage, run_stage
 from client_trainer.train.model import StudentModel, build_student_model
 from tests.support.ranks import spawn_ranks
 from tests.support.run_config import quick_config
 
 DIM = 32  # teacher embedding width of the synthetic targets
 BATCH_PER_DOMAIN = 8
-# ERM fine-tune, ADiP's two stages, KD with targets for half the images (a mean over the
-# rows with a target). Every one trains BatchNorm in train mode except ADiP's align.
-CASES = ("erm", "adip-align", "adip-distill", "kd-half-bought")
+# ERM fine-tune, ADiP's two stages, KD and ADiP's distill with targets for half the images (a
+# mean over the rows with a target). Every one trains BatchNorm in train mode except ADiP's
+# align and ERM with frozen BatchNorm (train.freeze_bn).
+CASES = (
+    "erm", "adip-align", "adip-distill", "kd-half-bought", "adip-distill-half-bought",
+    "erm-freeze-bn",
+)  # fmt: skip
 
 
 def test_rank_shares_split_every_domain_block_evenly() -> None:
@@ -95,7 +99,7 @@ def _kd_stage(inputs: MethodInputs, text: torch.Tensor) -> Stage:
 def _model_and_stage(
     inputs: MethodInputs, case: str, text: torch.Tensor
 ) -> tuple[StudentModel, Stage]:
-    if case == "erm":
+    if case.startswith("erm"):
         return classifier_model(inputs), finetune_stage(inputs, fresh_head=True)
     if case == "kd-half-bought":
         return classifier_model(inputs), _kd_stage(inputs, text)
@@ -112,7 +116,8 @@ def first_step(root: Path, case: str) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
     text = F.normalize(torch.randn(len(task.classes), DIM, generator=gen), dim=-1)
     clean = F.normalize(torch.randn(len(task.train), DIM, generator=gen), dim=-1)
-    bought = torch.rand(len(task.train), generator=gen) < 0.5 if case.startswith("kd") else None
+    half = torch.rand(len(task.train), generator=gen) < 0.5
+    bought = half if case.endswith("half-bought") else None
     inputs = MethodInputs(
         task,
         TeacherBundle(text, TrainTargets("clean", clean=clean, bought=bought)),
@@ -122,7 +127,11 @@ def first_step(root: Path, case: str) -> dict[str, torch.Tensor]:
     )
     torch.manual_seed(0)
     model, stage = _model_and_stage(inputs, case, text)
-    run_stage(model, stage, batch_source(inputs), task.holdout.subset([]), eval_every=100)
+    options = LoopOptions(freeze_bn=case.endswith("freeze-bn"))
+    initial = {n: b.clone() for n, b in model.named_buffers() if "running" in n}
+    run_stage(model, stage, batch_source(inputs), task.holdout.subset([]), 100, options)
+    if options.freeze_bn:
+        assert all(torch.equal(b, initial[n]) for n, b in model.named_buffers() if n in initial)
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     stats = {f"buffer:{n}": b.clone() for n, b in model.named_buffers() if "running" in n}
     return grads | stats

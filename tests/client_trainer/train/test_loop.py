@@ -148,8 +148,14 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
 
     model = StudentModel(nn.Sequential(nn.Flatten(), nn.Linear(12, 4)), nn.Linear(4, 2))
     stage = Stage(
-        name="finetune", steps=1, lr=5e-5, train_backbone=True, train_head=True,
-        loss=lambda *a: a[0], logits=lambda m: m.head, head_lr=1e-3,
+        name="finetune",
+        steps=1,
+        lr=5e-5,
+        train_backbone=True,
+        train_head=True,
+        loss=lambda *a: a[0],
+        logits=lambda m: m.head,
+        head_lr=1e-3,
     )
     set_trainable(model, True, True)
     groups = param_groups(model, stage)
@@ -160,7 +166,69 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
         id(p) for p in model.head.parameters()
     }
     probed = Stage(
-        name="finetune", steps=1, lr=5e-5, train_backbone=True, train_head=True,
-        loss=lambda *a: a[0], logits=lambda m: m.head,
+        name="finetune",
+        steps=1,
+        lr=5e-5,
+        train_backbone=True,
+        train_head=True,
+        loss=lambda *a: a[0],
+        logits=lambda m: m.head,
     )
     assert [g.get("lr", 5e-5) for g in param_groups(model, probed)] == [5e-5, 5e-5]
+
+
+def _batchnorm_stats(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if "running" in k}
+
+
+def test_freeze_bn_keeps_running_statistics_while_the_weights_train(quick: RunConfig) -> None:
+    from client_trainer.train.loop import LoopOptions
+
+    inputs = _inputs(quick)
+    no_holdout = inputs.task.holdout.subset([])
+    moved = {}
+    for freeze in (False, True):
+        torch.manual_seed(0)
+        model = classifier_model(inputs)
+        stats, weights = _batchnorm_stats(model), _state(model.backbone)
+        stage = finetune_stage(inputs, fresh_head=True)
+        run_stage(model, stage, _source(inputs), no_holdout, 100, LoopOptions(freeze_bn=freeze))
+        assert stats, "the test student has BatchNorm"
+        after = model.state_dict()
+        moved[freeze] = any(not torch.equal(v, after[k]) for k, v in stats.items())
+        assert _moved(weights, model.backbone)  # the backbone trains either way
+    assert moved == {False: True, True: False}
+
+
+def test_a_stage_report_records_lr_losses_and_the_selected_step(quick: RunConfig) -> None:
+    inputs = _inputs(quick)
+    model = classifier_model(inputs)
+    stage = finetune_stage(inputs, fresh_head=True)
+    report = run_stage(model, stage, _source(inputs), inputs.task.holdout, 2)
+    assert (report.lr, report.head_lr) == (stage.lr, stage.head_lr)
+    assert report.selected == f"best@{report.selected_step}"
+    assert report.swad_window is None
+    assert report.mean_loss == report.mean_loss and report.last_loss == report.last_loss  # set
+    assert report.before == {} and report.after == {}  # no measure on a classifier stage
+
+
+def test_swad_valley_in_a_stage_averages_its_window(quick: RunConfig) -> None:
+    from client_trainer.train.loop import LoopOptions
+    from client_trainer.train.swad import SwadSettings
+
+    inputs = _inputs(quick)
+    model = classifier_model(inputs)
+    # opens at the first evaluation (step 0) and never closes: every iterate is averaged
+    swad = SwadSettings(mode="valley", n_converge=1, n_tolerance=1, tolerance_ratio=1e6)
+    stage = finetune_stage(inputs, fresh_head=True)
+    report = run_stage(
+        model, stage, _source(inputs), inputs.task.holdout, 1, LoopOptions(swad=swad)
+    )
+    steps = quick.train.steps
+    assert report.selected == f"swad-valley(0-{steps}, {steps + 1} steps)"
+    assert report.swad_window == (0, steps) and report.selected_step is None
+    no_valley = SwadSettings(mode="valley", n_converge=100)  # never opens: the best evaluation
+    report = run_stage(
+        model, stage, _source(inputs), inputs.task.holdout, 1, LoopOptions(swad=no_valley)
+    )
+    assert report.selected.startswith("best@")

@@ -46,8 +46,13 @@ def pipeliner(client: AsyncRedis) -> ScriptPipeliner:
 
 
 def make_limiter(
-    client: AsyncRedis, prefix: str, mode: str, strategy: str, pipeliner: ScriptPipeliner,
-    requests: str = "3/minute", items: str = "5/minute",
+    client: AsyncRedis,
+    prefix: str,
+    mode: str,
+    strategy: str,
+    pipeliner: ScriptPipeliner,
+    requests: str = "3/minute",
+    items: str = "5/minute",
 ) -> KeyRateLimiter:
     """`mode` says how its calls reach Redis: alone, or shared with other requests' calls
     through `pipeliner`."""

@@ -66,9 +66,7 @@ class RecordingScript:
     runs: list[Run] = field(default_factory=list)
 
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        reply, calls = await self.client.eval(
-            instrumented(self.source), len(keys), *keys, *args
-        )
+        reply, calls = await self.client.eval(instrumented(self.source), len(keys), *keys, *args)
         self.runs.append(Run(self.name, [str(k) for k in keys], json.loads(calls)))
         return reply
 
@@ -80,9 +78,7 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await made.aclose()
 
 
-def record(
-    client: aioredis.Redis, name: str, source: str | bytes | memoryview
-) -> RecordingScript:
+def record(client: aioredis.Redis, name: str, source: str | bytes | memoryview) -> RecordingScript:
     text = source if isinstance(source, str) else bytes(source).decode()
     return RecordingScript(name, text, client)
 

@@ -55,9 +55,7 @@ def unseen_script(client: AsyncRedis) -> AsyncScript:
     return client.register_script(_COUNT + f"-- {secrets.token_hex(8)}\n")
 
 
-async def test_calls_of_one_turn_share_one_pipeline(
-    client: AsyncRedis, redis_prefix: str
-) -> None:
+async def test_calls_of_one_turn_share_one_pipeline(client: AsyncRedis, redis_prefix: str) -> None:
     recorder = PipelineRecorder(client)
     script = await loaded_script(client, redis_prefix)
     pipeliner = ScriptPipeliner(client)
@@ -80,9 +78,7 @@ async def test_a_lone_call_is_sent_on_its_own(client: AsyncRedis, redis_prefix: 
     assert await client.get(redis_prefix + "n") == b"2"
 
 
-async def test_an_error_reaches_only_its_own_caller(
-    client: AsyncRedis, redis_prefix: str
-) -> None:
+async def test_an_error_reaches_only_its_own_caller(client: AsyncRedis, redis_prefix: str) -> None:
     script = await loaded_script(client, redis_prefix)
     pipeliner = ScriptPipeliner(client)
     counter = redis_prefix + "n"
@@ -95,9 +91,7 @@ async def test_an_error_reaches_only_its_own_caller(
     assert await client.get(counter) == b"2"
 
 
-async def test_a_script_redis_lost_runs_exactly_once(
-    client: AsyncRedis, redis_prefix: str
-) -> None:
+async def test_a_script_redis_lost_runs_exactly_once(client: AsyncRedis, redis_prefix: str) -> None:
     loaded = await loaded_script(client, redis_prefix)
     lost = unseen_script(client)
     pipeliner = ScriptPipeliner(client)
