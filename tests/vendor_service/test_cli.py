@@ -53,7 +53,7 @@ def test_refuses_placeholder_admin_token(env: dict[str, str]) -> None:
 
 def test_serve_refuses_weights_that_do_not_fit_in_one_line(tmp_path: Path) -> None:
     """Before any worker starts: QuickGELU weights on a GELU model, a file with wrong keys."""
-    from tests.vendor_service.engine.checkpoint_files import (
+    from tests.support.checkpoint_files import (
         TINY_VIT,
         TINY_VIT_QUICKGELU,
         openai_archive,

@@ -1,5 +1,6 @@
 """The README's real-data commands (quote, table, collect) on a PACS-like JPEG tree, against a
-live vendor, with a tiny random-weight student loaded from a file, as a user runs them.
+live vendor serving a checkpoint in OpenAI's own TorchScript format (`-quickgelu` architecture),
+with a timm student loaded from a file: the README's set-up with tiny random-weight models.
 
 The micro test runs in the default suite; the full one (`table --methods all --seeds 2`,
 killed mid-way and run again) is marked slow.
@@ -13,17 +14,21 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import timm
 import torch
 from typer.testing import CliRunner, Result
 
 from client_trainer.cli import app
-from tests.support.live_vendor import REPO_ROOT, LiveVendor
+from tests.support.checkpoint_files import TINY_VIT_QUICKGELU, openai_archive, random_model
+from tests.support.live_vendor import REPO_ROOT, LiveVendor, live_vendor
 from tests.support.pacs_tree import CLASSES, DATASET, DOMAINS, image_count, make_pacs_tree
+from tests.support.redis import delete_prefix
 
 PRICE_IMAGE, PRICE_TEXT = 10, 1  # the vendor's default list prices
 TINY_RECIPE = ["--image-size", "32", "--steps", "2", "--batch-per-domain", "2",
@@ -33,6 +38,20 @@ TINY_RECIPE = ["--image-size", "32", "--steps", "2", "--batch-per-domain", "2",
 @pytest.fixture(scope="module")
 def pacs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_pacs_tree(tmp_path_factory.mktemp("pacs"))
+
+
+@pytest.fixture(scope="module")
+def vendor(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveVendor]:
+    """The README's vendor: `VENDOR_MODEL=<arch>-quickgelu VENDOR_PRETRAINED=<OpenAI's .pt>`."""
+    archive = openai_archive(random_model(TINY_VIT_QUICKGELU),
+                             tmp_path_factory.mktemp("teacher") / "tiny-ViT.pt")  # fmt: skip
+    prefix = f"test:{uuid.uuid4().hex[:12]}:"
+    settings = {"VENDOR_MODEL": TINY_VIT_QUICKGELU, "VENDOR_PRETRAINED": str(archive)}
+    try:
+        with live_vendor(redis_url, prefix, tmp_path_factory.mktemp("vendor"), settings) as up:
+            yield up
+    finally:
+        delete_prefix(redis_url, prefix)
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +126,8 @@ def test_quote_table_and_collect_on_a_pacs_tree(
     client: tuple[Client, str], vendor: LiveVendor, tmp_path: Path
 ) -> None:
     cli, key_id = client
+    card = httpx.get(f"{vendor.base_url}/v1/models").json()["data"][0]
+    assert (card["weights"]["name"], card["weights"]["format"]) == ("tiny-ViT.pt", "torchscript")
     axes = ["--methods", "zero-shot,erm,vl2v-adip", "--test-domains", "photo,sketch"]
     quote = _quote(cli, *axes, "--seeds", "1")
     # zero-shot needs every image of the two held-out tasks, ADiP their training images:

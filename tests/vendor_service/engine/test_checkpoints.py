@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.vendor_service.engine.checkpoint_files import (
+from tests.support.checkpoint_files import (
     TINY_VIT,
     TINY_VIT_QUICKGELU,
     openai_archive,

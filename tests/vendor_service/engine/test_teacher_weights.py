@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.vendor_service.engine.checkpoint_files import (
+from tests.support.checkpoint_files import (
     TINY_VIT,
     TINY_VIT_QUICKGELU,
     model_directory,

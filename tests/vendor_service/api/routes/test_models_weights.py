@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from shared.schemas import ModelList
-from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
-from tests.vendor_service.engine.checkpoint_files import (
+from tests.support.checkpoint_files import (
     TINY_VIT_QUICKGELU,
     model_directory,
     openai_archive,
@@ -27,6 +26,7 @@ from tests.vendor_service.engine.checkpoint_files import (
     safetensors_file,
     state_dict_file,
 )
+from tests.vendor_service.conftest import AppMaker, VendorApp, png_b64
 from vendor_service.engine.preprocess import OPENAI_MEAN, OPENAI_STD
 
 TEXTS = ["a photo of a dog", "a sketch of a house", "guitar"]

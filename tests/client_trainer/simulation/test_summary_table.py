@@ -1,0 +1,21 @@
+"""The printed results table shows each row's whole label, however narrow the terminal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from client_trainer.report import Summary
+from client_trainer.simulation.summary_table import print_methods
+
+
+def test_a_policy_row_keeps_its_whole_label_on_a_narrow_terminal() -> None:
+    demo = Path(__file__).parent / "data" / "demo_summary.json"
+    summary = Summary.from_json(json.loads(demo.read_text()))
+    console = Console(record=True, width=60, force_terminal=False)
+    print_methods(console, summary)
+    printed = console.export_text()
+    for label in ("vl2v-adip [views:4]", "vl2v-adip [per-step]"):
+        assert label in printed, printed
