@@ -151,16 +151,22 @@ def adip_stages(inputs: MethodInputs, text: torch.Tensor) -> list[Stage]:
     ]
 
 
+def run_adip(inputs: MethodInputs, stage_count: int) -> MethodOutcome:
+    """P on the student's features, trained through the first `stage_count` ADiP stages,
+    scored by the teacher's text classifier."""
+    assert inputs.teacher.text is not None
+    text = F.normalize(inputs.teacher.text.float(), dim=-1).to(inputs.device)
+    model = build_student_model(inputs.make_backbone(), text.shape[1]).to(inputs.device)
+    reports = train_stages(inputs, model, adip_stages(inputs, text)[:stage_count])
+    cfg = inputs.config.train
+    id_acc, ood_acc = score(inputs, model, text_logits(model, text, cfg.logit_scale))
+    return MethodOutcome(id_acc, ood_acc, model, "text", reports)
+
+
 @register_method
 class Vl2vAdip:
     name = "vl2v-adip"
     needs = TeacherNeeds(text=True, train_images=True, eval_images=False, alignment=True)
 
     def run(self, inputs: MethodInputs) -> MethodOutcome:
-        assert inputs.teacher.text is not None
-        text = F.normalize(inputs.teacher.text.float(), dim=-1).to(inputs.device)
-        model = build_student_model(inputs.make_backbone(), text.shape[1]).to(inputs.device)
-        reports = train_stages(inputs, model, adip_stages(inputs, text))
-        cfg = inputs.config.train
-        id_acc, ood_acc = score(inputs, model, text_logits(model, text, cfg.logit_scale))
-        return MethodOutcome(id_acc, ood_acc, model, "text", reports)
+        return run_adip(inputs, stage_count=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 import torch
@@ -147,16 +148,9 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
     from client_trainer.train.model import StudentModel
 
     model = StudentModel(nn.Sequential(nn.Flatten(), nn.Linear(12, 4)), nn.Linear(4, 2))
-    stage = Stage(
-        name="finetune",
-        steps=1,
-        lr=5e-5,
-        train_backbone=True,
-        train_head=True,
-        loss=lambda *a: a[0],
-        logits=lambda m: m.head,
-        head_lr=1e-3,
-    )
+    fine_tune = partial(Stage, name="finetune", steps=1, lr=5e-5, train_backbone=True,
+                        train_head=True, loss=lambda *a: a[0], logits=lambda m: m.head)  # fmt: skip
+    stage = fine_tune(head_lr=1e-3)
     set_trainable(model, True, True)
     groups = param_groups(model, stage)
     optimiser = torch.optim.Adam(groups, lr=stage.lr)
@@ -165,15 +159,7 @@ def test_a_fresh_head_learns_at_head_lr_and_the_backbone_at_lr() -> None:
     assert {id(p) for p in optimiser.param_groups[1]["params"]} == {
         id(p) for p in model.head.parameters()
     }
-    probed = Stage(
-        name="finetune",
-        steps=1,
-        lr=5e-5,
-        train_backbone=True,
-        train_head=True,
-        loss=lambda *a: a[0],
-        logits=lambda m: m.head,
-    )
+    probed = fine_tune()
     assert [g.get("lr", 5e-5) for g in param_groups(model, probed)] == [5e-5, 5e-5]
 
 
