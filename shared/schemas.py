@@ -76,15 +76,16 @@ class EmbeddingResponse(BaseModel):
     usage: EmbeddingUsage
 
 
-class ModelWeights(BaseModel):
-    """Which weights the model on sale runs (`/v1/models`)."""
+class PretrainedSource(BaseModel):
+    """What `VENDOR_PRETRAINED` loaded into the model on sale (`/v1/models`): where it came
+    from and its file's fingerprint, never a parameter of the model."""
 
     source: Literal["tag", "file", "directory", "random"]
     name: str = Field(
-        description="The open_clip pretrained tag, the weights file's name (never its path), "
+        description="The open_clip pretrained tag, the loaded file's name (never its path), "
         "or random<seed>."
     )
-    sha256: str | None = Field(default=None, description="Of the weights file; none otherwise.")
+    sha256: str | None = Field(default=None, description="Of the loaded file; none otherwise.")
     format: Literal["state-dict", "safetensors", "torchscript"] | None = Field(
         default=None,
         description="The file's format: a torch state dict, safetensors, or "
@@ -96,7 +97,7 @@ class ModelCard(BaseModel):
     id: str
     object: Literal["model"] = "model"
     owned_by: str = "vendor"
-    weights: ModelWeights | None = None
+    pretrained: PretrainedSource | None = None
 
     embedding_dim: int
     image_size: int

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from PIL import Image
 
-from shared.schemas import ModelWeights
+from shared.schemas import PretrainedSource
 from vendor_service.settings import Settings
 
 
@@ -26,7 +26,7 @@ class ModelInfo:
     embedding_dim: int
     image_size: int  # square side after preprocessing
     context_length: int  # text tokens per input; longer texts are truncated by the tokenizer
-    weights: ModelWeights | None = None  # which weights run (/v1/models); None for test models
+    weights: PretrainedSource | None = None  # which weights run (/v1/models); None for test models
 
 
 @runtime_checkable

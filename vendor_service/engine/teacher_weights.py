@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from shared.schemas import ModelWeights
+from shared.schemas import PretrainedSource
 from vendor_service.engine.checkpoints import Format, WeightsError, check_file, file_format
 from vendor_service.settings import RANDOM_WEIGHTS
 
@@ -189,18 +189,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def describe(source: WeightsSource, seed: int) -> ModelWeights:
+def describe(source: WeightsSource, seed: int) -> PretrainedSource:
     """What `/v1/models` says about the weights (a file's name, never its path)."""
     if source.kind == "random":
-        return ModelWeights(source="random", name=f"random{seed}")
+        return PretrainedSource(source="random", name=f"random{seed}")
     if source.kind == "tag" or source.path is None:
-        return ModelWeights(source="tag", name=source.tag)
-    return ModelWeights(
+        return PretrainedSource(source="tag", name=source.tag)
+    return PretrainedSource(
         source=source.kind, name=source.path.name, sha256=sha256_of(source.path),
         format=source.format,
     )  # fmt: skip
 
 
-def weights_id(weights: ModelWeights) -> str:
+def weights_id(weights: PretrainedSource) -> str:
     """The short tag in the default model id: the tag, sha256[:8] of a file, or random<seed>."""
     return weights.sha256[:8] if weights.sha256 else weights.name

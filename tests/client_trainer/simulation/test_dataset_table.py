@@ -127,7 +127,8 @@ def test_quote_table_and_collect_on_a_pacs_tree(
 ) -> None:
     cli, key_id = client
     card = httpx.get(f"{vendor.base_url}/v1/models").json()["data"][0]
-    assert (card["weights"]["name"], card["weights"]["format"]) == ("tiny-ViT.pt", "torchscript")
+    pretrained = card["pretrained"]
+    assert (pretrained["name"], pretrained["format"]) == ("tiny-ViT.pt", "torchscript")
     axes = ["--methods", "zero-shot,erm,vl2v-adip", "--test-domains", "photo,sketch"]
     quote = _quote(cli, *axes, "--seeds", "1")
     # zero-shot needs every image of the two held-out tasks, ADiP their training images:

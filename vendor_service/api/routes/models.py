@@ -15,7 +15,7 @@ async def list_models(state: State) -> ModelList:
     info, settings = state.engine.info, state.settings
     card = ModelCard(
         id=info.model_id,
-        weights=info.weights,
+        pretrained=info.weights,
         embedding_dim=info.embedding_dim,
         image_size=info.image_size,
         context_length=info.context_length,

@@ -93,7 +93,7 @@ async def test_served_embeddings_equal_open_clips_on_the_same_weights(
     path = write(teacher, tmp_path)
     async with make_app(model=TINY_VIT_QUICKGELU, pretrained=str(path), device="cpu") as vendor:
         card = ModelList.model_validate_json((await vendor.client.get("/v1/models")).content)
-        weights = card.data[0].weights
+        weights = card.data[0].pretrained
         assert weights is not None and (weights.name, weights.format) == (file_name, fmt)
         weights_file = path / file_name if path.is_dir() else path
         assert weights.sha256 == hashlib.sha256(weights_file.read_bytes()).hexdigest()
@@ -130,5 +130,5 @@ async def test_the_archive_matches_open_clips_own_openai_loader(
 
 async def test_random_weights_are_named_random(vendor_app: VendorApp) -> None:
     card = ModelList.model_validate_json((await vendor_app.client.get("/v1/models")).content)
-    weights = card.data[0].weights
+    weights = card.data[0].pretrained
     assert weights is not None and (weights.source, weights.name) == ("random", "random0")
