@@ -104,8 +104,9 @@ async def _kill_when_reserved(
 async def _watch_gone(
     ledger: redis.Redis, prefix: str, key_ids: list[str], res_ids: set[str]
 ) -> float:
-    """Epoch ms of the first poll (every 20 ms) that finds none of `res_ids` still held."""
-    give_up = time.monotonic() + 60
+    """Epoch ms of the first poll (every 20 ms) that finds none of `res_ids` still held (the
+    restarted vendor's reaper refunds them; a loaded machine may take minutes to start it)."""
+    give_up = time.monotonic() + 180
     while {res for res, _ in held_leases(ledger, prefix, key_ids)} & res_ids:
         assert time.monotonic() < give_up, "dead reservations were never refunded"
         await asyncio.sleep(0.02)

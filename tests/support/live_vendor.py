@@ -81,7 +81,8 @@ def stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
     stop(process, grace)
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+def wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
+    """Until /readyz answers 200: a vendor on a loaded 2-core machine may take minutes."""
     from client_trainer.simulation.local_vendor import wait_ready as poll_ready
 
     poll_ready(base_url, process, None, timeout)
