@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from client_trainer.config import RunConfig
 from client_trainer.report import Summary
@@ -61,7 +62,8 @@ class DemoConfig:
 
 
 def announce(message: str) -> None:
-    console.print(f"[bold cyan]>[/bold cyan] {message}")
+    """One progress line; the message is plain text (a row label's `[views:4]` is not markup)."""
+    console.print(f"[bold cyan]>[/bold cyan] {escape(message)}")
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from client_trainer.report import Summary
@@ -19,3 +20,10 @@ def test_a_policy_row_keeps_its_whole_label_on_a_narrow_terminal() -> None:
     printed = console.export_text()
     for label in ("vl2v-adip [views:4]", "vl2v-adip [per-step]"):
         assert label in printed, printed
+
+
+def test_progress_lines_print_row_labels_as_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    from client_trainer.simulation.demo import announce
+
+    announce("vl2v-adip [views:4] | held-out sketch | seed 0: OOD 70.6, 41 s")
+    assert "vl2v-adip [views:4] | held-out sketch" in capsys.readouterr().err
