@@ -20,7 +20,14 @@ import typer
 from client_trainer.config import load_config, read_config_file
 from client_trainer.config_flags import ConfigRequest, pick, run_config_flags
 from client_trainer.registry import UnknownName
-from client_trainer.simulation.demo import DemoConfig, announce, console, run_demo
+from client_trainer.simulation.demo import (
+    DEMO_METHOD_TARGETS,
+    DEMO_METHODS,
+    DemoConfig,
+    announce,
+    console,
+    run_demo,
+)
 from client_trainer.simulation.experiments import SweepPlan
 from client_trainer.simulation.jobs import all_methods, names, target_policies
 from client_trainer.simulation.session import SessionConfig
@@ -160,7 +167,9 @@ def demo(
 
     def run() -> None:
         config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep, workers=workers,
-                            targets=target_policies(targets))  # fmt: skip
+                            methods=DEMO_METHODS, targets=target_policies(targets),
+                            method_targets=DEMO_METHOD_TARGETS,
+                            sweep_plan=SweepPlan("", policies=("views:4",)))  # fmt: skip
         run_demo(config)
 
     _guarded(run)

@@ -9,7 +9,7 @@ process, so runs side by side never buy the same embedding twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,19 +27,27 @@ def table_specs(
     seeds: Iterable[int],
     tag: str = "",
     targets: Sequence[str] = (),
+    method_targets: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RunSpec]:
     """Every method on every held-out domain and seed (leave-one-domain-out); a method that
     buys training-image targets once per policy of `targets` (() = the base config's policy).
     `tag` prefixes run names, so each experiment keeps its own run directories and spend
     records; a policy other than clean is in the name, so each (method, policy, domain, seed)
-    has its own."""
+    has its own. `method_targets` names a method's own policies, where `targets` is empty."""
     domains, methods = list(domains), list(methods)
+    own = {} if targets else dict(method_targets or {})
+
+    def policies(method: str) -> Sequence[str | None]:
+        if method in own:
+            return own[method]
+        return targets if targets and uses_targets(method) else (None,)
+
     return [
         _table_spec(method, policy, domain, seed, tag)
         for seed in seeds
         for domain in domains
         for method in methods
-        for policy in (targets if targets and uses_targets(method) else (None,))
+        for policy in policies(method)
     ]
 
 

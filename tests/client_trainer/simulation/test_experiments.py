@@ -44,6 +44,20 @@ def test_policies_expand_only_the_methods_that_buy_image_targets(quick: RunConfi
     assert set(rows) == expected and set(rows.values()) == {4}  # 2 domains x 2 seeds each
 
 
+def test_a_method_can_have_policies_of_its_own(quick: RunConfig) -> None:
+    """The demo's table: ADiP clean and per-step, every other method once; a policy list
+    given for every method wins over a method's own."""
+    own = {"vl2v-adip": ("clean", "per-step")}
+    specs = table_specs(("alpha",), ("erm", "kd", "vl2v-adip"), (0,), "t-", (), own)
+    rows = [row_label(quick.with_overrides(s.overrides)) for s in specs]
+    assert rows == ["erm", "kd", "vl2v-adip", "vl2v-adip [per-step]"]
+    everyone = table_specs(("alpha",), ("kd", "vl2v-adip"), (0,), "t-", ("views:2",), own)
+    assert [row_label(quick.with_overrides(s.overrides)) for s in everyone] == [
+        "kd [views:2]",
+        "vl2v-adip [views:2]",
+    ]
+
+
 def test_without_policies_the_table_is_as_before() -> None:
     (spec,) = table_specs(("alpha",), ("vl2v-adip",), (0,), "t-")
     assert spec.overrides == {
