@@ -17,7 +17,12 @@ from pathlib import Path
 import pytest
 
 from client_trainer.config import RunConfig
-from client_trainer.simulation.demo import DemoConfig, experiment_specs
+from client_trainer.simulation.demo import (
+    DEMO_METHOD_TARGETS,
+    DEMO_METHODS,
+    DemoConfig,
+    experiment_specs,
+)
 from client_trainer.simulation.runner import RunSpec
 from client_trainer.simulation.session import Session
 from tests.support.live_vendor import REPO_ROOT
@@ -73,16 +78,24 @@ def _specs(config: DemoConfig) -> list[RunSpec]:
     return experiment_specs(replace(config, sweep=False), session)
 
 
-def test_the_default_demo_table_keeps_its_five_rows_and_the_recipe_policy() -> None:
+def test_the_default_demo_table_runs_each_method_once_under_the_recipe_policy() -> None:
     specs = _specs(DemoConfig())
-    assert len(specs) == 3 * len(METHODS)
-    assert {s.overrides["train.method"] for s in specs} == METHODS
+    assert len(specs) == 3 * len(DEMO_METHODS)
+    assert {s.overrides["train.method"] for s in specs} == METHODS  # linear probe: ERM's variant
     assert not any("teacher.targets" in s.overrides for s in specs)
+
+
+def test_the_demo_commands_headline_adip_row_buys_every_augmented_batch() -> None:
+    specs = _specs(DemoConfig(method_targets=DEMO_METHOD_TARGETS, test_domains=("sketch",)))
+    rows = sorted((s.overrides["train.method"], s.overrides.get("teacher.targets")) for s in specs)
+    assert rows == sorted([("zero-shot", None), ("erm", None), ("erm", None), ("lp-ft", None),
+                           ("kd", None), ("vl2v-adip", "clean"),
+                           ("vl2v-adip", "per-step")])  # fmt: skip
 
 
 def test_the_demo_table_takes_target_policies_for_kd_and_adip() -> None:
     specs = _specs(DemoConfig(targets=("views:4", "per-step"), test_domains=("sketch",)))
     rows = sorted((s.overrides["train.method"], s.overrides.get("teacher.targets")) for s in specs)
-    assert rows == sorted([("zero-shot", None), ("erm", None), ("lp-ft", None),
+    assert rows == sorted([("zero-shot", None), ("erm", None), ("erm", None), ("lp-ft", None),
                            ("kd", "views:4"), ("kd", "per-step"),
                            ("vl2v-adip", "views:4"), ("vl2v-adip", "per-step")])  # fmt: skip
