@@ -169,7 +169,7 @@ def demo(
         config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep, workers=workers,
                             methods=DEMO_METHODS, targets=target_policies(targets),
                             method_targets=DEMO_METHOD_TARGETS,
-                            sweep_plan=SweepPlan("", policies=("views:4",)))  # fmt: skip
+                            sweep_plan=SweepPlan("", policies=("per-step",)))  # fmt: skip
         run_demo(config)
 
     _guarded(run)
