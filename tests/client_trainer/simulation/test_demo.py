@@ -85,12 +85,12 @@ def test_the_default_demo_table_runs_each_method_once_under_the_recipe_policy() 
     assert not any("teacher.targets" in s.overrides for s in specs)
 
 
-def test_the_demo_commands_headline_adip_row_buys_two_views_per_image() -> None:
+def test_the_demo_commands_headline_adip_row_buys_one_view_per_image() -> None:
     specs = _specs(DemoConfig(method_targets=DEMO_METHOD_TARGETS, test_domains=("sketch",)))
     rows = sorted((s.overrides["train.method"], s.overrides.get("teacher.targets")) for s in specs)
     assert rows == sorted([("zero-shot", None), ("erm", None), ("erm", None), ("lp-ft", None),
                            ("kd", None), ("vl2v-adip", "clean"),
-                           ("vl2v-adip", "views:2")])  # fmt: skip
+                           ("vl2v-adip", "views:1")])  # fmt: skip
 
 
 def test_the_demo_table_takes_target_policies_for_kd_and_adip() -> None:
