@@ -22,7 +22,6 @@ from client_trainer.config_flags import ConfigRequest, pick, run_config_flags
 from client_trainer.registry import UnknownName
 from client_trainer.simulation.demo import (
     DEMO_METHOD_TARGETS,
-    DEMO_METHODS,
     DemoConfig,
     announce,
     console,
@@ -167,7 +166,7 @@ def demo(
 
     def run() -> None:
         config = DemoConfig(session, seeds=tuple(range(seeds)), sweep=sweep, workers=workers,
-                            methods=DEMO_METHODS, targets=target_policies(targets),
+                            targets=target_policies(targets),
                             method_targets=DEMO_METHOD_TARGETS,
                             sweep_plan=SweepPlan("", policies=("per-step",)))  # fmt: skip
         run_demo(config)
