@@ -5,7 +5,8 @@ student, a local vendor, the client's cache) and runs ordinary client runs with 
 config changed in one place each, printing one JSON line per run (ID and OOD accuracy, %).
 
     PYTHONPATH=. python benchmarks/research/adip_study.py [--out runs/adip_study]
-        [--grid steps-lr|data|student] [--per-class N]   (N images per class and domain; 40)
+        [--grid steps-lr|data|student|transfer]
+        [--per-class N]   (N images per class and domain; 40)
         [--student world_convnet_m]   (the student pretrained and fine-tuned; recipe _s)
         [--workers 0]   (runs side by side, 0 = one per core)
 
@@ -42,7 +43,21 @@ STUDENT_GRID: list[tuple[str, str, int, float, dict[str, Any]]] = [
     for d in ("art_painting", "cartoon", "photo", "sketch")
     for m in ("erm", "kd", "vl2v-adip")
 ]
-GRIDS = {"steps-lr": GRID, "data": DATA_GRID, "student": STUDENT_GRID}
+# With --per-class 250 (PACS-scale: 2,000 images per domain) against the recipe's 40: does
+# more source data, with steps that move the backbone, let ERM pass the linear probe on the
+# untouched student? (The linear probe trains the head only, on the same images.)
+LINEAR_PROBE = {"train.erm_variant": "linear-probe"}
+TRANSFER_GRID: list[tuple[str, str, int, float, dict[str, Any]]] = [
+    point
+    for d in ("art_painting", "cartoon", "photo", "sketch")
+    for point in (
+        ("erm", d, 150, 5e-5, LINEAR_PROBE), ("erm", d, 1500, 5e-5, LINEAR_PROBE),
+        ("erm", d, 150, 5e-5, {}), ("erm", d, 1500, 5e-5, {}),
+    )
+]  # fmt: skip
+GRIDS = {
+    "steps-lr": GRID, "data": DATA_GRID, "student": STUDENT_GRID, "transfer": TRANSFER_GRID,
+}  # fmt: skip
 
 
 def main() -> None:

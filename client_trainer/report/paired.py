@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from client_trainer.report.records import ResultRow
+from client_trainer.report.records import ResultRow, knobs_of
+from client_trainer.report.rows import is_recipe_switch
 
 BOOTSTRAP_SAMPLES = 10_000
 BOOTSTRAP_SEED = 0  # the interval is a function of the runs, the same on every collect
@@ -118,10 +119,22 @@ BASELINES = ("erm", "lp-ft")
 def paired_comparisons(
     rows: Sequence[ResultRow], labels: Sequence[str], baselines: Sequence[str] = BASELINES
 ) -> list[PairedComparison]:
-    """Every row against each baseline present (a baseline not against itself)."""
+    """Every row against each baseline present (a baseline not against itself), then every row
+    with a recipe switch on against the same row without its switches, where both ran."""
     found = []
     for baseline in baselines:
         for label in labels:
             if label != baseline and (c := compare(rows, label, baseline)) is not None:
                 found.append(c)
+    method_of = {r.label: r.method for r in rows}
+    for label in labels:
+        plain = without_switches(label, method_of[label])
+        if plain not in (label, *baselines) and (c := compare(rows, label, plain)) is not None:
+            found.append(c)
     return found
+
+
+def without_switches(label: str, method: str) -> str:
+    """The row label `label` would have with the recipe's switches off."""
+    knobs = [k for k in knobs_of(label, method) if not is_recipe_switch(k)]
+    return f"{method} [{', '.join(knobs)}]" if knobs else method

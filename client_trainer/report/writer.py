@@ -131,7 +131,7 @@ def paired_section(paired: Sequence[PairedComparison]) -> list[str]:
     if not paired:
         return []
     lines = [
-        "## Paired comparison with ERM and LP-FT (OOD)",
+        "## Paired comparison with ERM, LP-FT and the recipe without its switches (OOD)",
         "",
         "| row | against | pairs | mean difference (points) | 95 % CI, paired t"
         " | 95 % CI, paired bootstrap |",

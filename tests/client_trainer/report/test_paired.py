@@ -49,3 +49,22 @@ def test_pairs_are_the_seed_and_domain_runs_both_rows_have() -> None:
     every = paired_comparisons(rows, ["erm", "kd [views:4]"])
     labels = [c.row + " vs " + c.baseline for c in every]
     assert labels == ["kd [views:4] vs erm"]  # ERM not against itself; no LP-FT rows
+
+
+def test_a_row_with_recipe_switches_is_paired_with_the_row_without_them() -> None:
+    rows = [
+        _row(label, seed, domain, ood + 0.01 * seed)
+        for seed in (0, 1)
+        for domain in ("a", "b")
+        for label, ood in (
+            ("erm", 0.70), ("erm [frozen bn]", 0.72),
+            ("vl2v-adip [views:1]", 0.74), ("vl2v-adip [views:1, frozen bn, swad valley]", 0.71),
+            ("kd [swad tail]", 0.60),  # its plain row did not run: no pair
+        )
+    ]  # fmt: skip
+    labels = list(dict.fromkeys(r.label for r in rows))
+    every = {(c.row, c.baseline): c for c in paired_comparisons(rows, labels)}
+    switched = every["vl2v-adip [views:1, frozen bn, swad valley]", "vl2v-adip [views:1]"]
+    assert switched.pairs == 4 and switched.mean_diff == pytest.approx(-0.03)
+    assert ("erm [frozen bn]", "erm") in every  # once, as against the ERM baseline
+    assert [key for key in every if key[0] == "kd [swad tail]"] == [("kd [swad tail]", "erm")]

@@ -15,13 +15,13 @@ def test_rows_follow_the_method_order_and_policies_their_price() -> None:
         ("vl2v-adip", "vl2v-adip [per-step]"), ("vl2v-adip", ""), ("kd", "kd [views:8]"),
         ("vl2v-adip", "vl2v-adip [views:8]"), ("vl2v-adip", "vl2v-adip [views:2]"),
         ("vl2v-adip-align", ""), ("erm", ""), ("erm", "erm [linear-probe]"), ("lp-ft", ""),
-        ("zero-shot", ""), ("kd", ""), ("vl2v-adip", "vl2v-adip [swad]"), ("mine", ""),
-        ("erm", "erm [linear-probe, swad]"),
+        ("zero-shot", ""), ("kd", ""), ("vl2v-adip", "vl2v-adip [swad tail]"), ("mine", ""),
+        ("erm", "erm [linear-probe, swad tail]"),
     ]  # fmt: skip
     assert row_order([_row(m, label) for m, label in labels]) == [
-        "zero-shot", "erm [linear-probe]", "erm [linear-probe, swad]", "erm", "lp-ft", "kd",
+        "zero-shot", "erm [linear-probe]", "erm [linear-probe, swad tail]", "erm", "lp-ft", "kd",
         "kd [views:8]", "vl2v-adip-align", "vl2v-adip", "vl2v-adip [views:2]",
-        "vl2v-adip [views:8]", "vl2v-adip [per-step]", "vl2v-adip [swad]", "mine",
+        "vl2v-adip [views:8]", "vl2v-adip [per-step]", "vl2v-adip [swad tail]", "mine",
     ]  # fmt: skip
 
 
