@@ -55,6 +55,8 @@ def render_markdown(
     summary: Summary, command: str, plots: list[str], paired: Sequence[PairedComparison] = ()
 ) -> str:
     lines = ["# Experiment report", "", f"Produced by `{command}`.", ""]
+    if regime := summary.meta.get("regime"):
+        lines += [f"The runs' {regime}.", ""]
     lines += methods_table(summary)
     lines += paired_section(paired)
     lines += mixed_section(summary)

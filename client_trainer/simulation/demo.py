@@ -32,6 +32,7 @@ from client_trainer.simulation.experiments import (
 )
 from client_trainer.simulation.jobs import check_domains
 from client_trainer.simulation.profiles import client_profile
+from client_trainer.simulation.regime import regime
 from client_trainer.simulation.runner import RunSpec, auto_workers
 from client_trainer.simulation.session import Session, SessionConfig, simulation_session
 from client_trainer.simulation.summary_table import print_methods
@@ -107,6 +108,7 @@ def run_demo(config: DemoConfig, command: str | None = None) -> Summary:
     started = time.perf_counter()
     with experiment_session(config) as session:
         workers = config.workers or auto_workers(session.base)
+        announce(regime(session.base.train))
         specs = experiment_specs(config, session)
         run_experiment(session.base, specs, announce, workers, config.max_cost, session.tag)
         meta = _meta(config, session, started)
@@ -123,6 +125,7 @@ def _meta(config: DemoConfig, session: Session, started: float) -> dict[str, obj
         "seeds": list(config.seeds),
         "targets": list(config.targets) or [str(session.base.teacher.targets)],
         "workers": config.workers or "auto",
+        "regime": regime(session.base.train),
         "base_config": session.base.public_dict(),
     }
     if config.dataset is None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from client_trainer.report import ResultRow, Summary, SweepRow, write_report
 from client_trainer.report.records import queries_to_reach, row_stats
+from client_trainer.report.writer import render_markdown
 
 
 def _summary() -> Summary:
@@ -56,3 +57,10 @@ def test_seed_std_is_over_per_seed_means() -> None:
     ]
     (stats,) = row_stats(rows)
     assert abs(stats.ood_seed_std - 0.1) < 1e-9  # seed means 0.7 and 0.9
+
+
+def test_the_report_says_which_regime_its_runs_trained_in() -> None:
+    summary = _summary()
+    assert "recipe:" not in render_markdown(summary, "demo", [])
+    summary.meta["regime"] = "recipe: 150 steps a stage: a short run"
+    assert "The runs' recipe: 150 steps a stage: a short run." in render_markdown(summary, "x", [])
