@@ -170,7 +170,7 @@ def collect(directories: RunDirectories, out: ReportOut = None) -> None:
     held-out domain, ID and OOD, queries and credits, paired comparisons with ERM and LP-FT,
     training curves; written as report.md, summary.json and plots."""
     from client_trainer.report.collect import collect as collect_runs
-    from client_trainer.simulation.summary_table import print_methods
+    from client_trainer.simulation.summary_table import print_methods, print_paired
 
     command = "python -m client_trainer collect " + shlex.join(
         [*(str(d) for d in directories), *(["--out", str(out)] if out else [])]
@@ -182,6 +182,7 @@ def collect(directories: RunDirectories, out: ReportOut = None) -> None:
         target = out or directories[0]
         summary = collect_runs(directories, target, command)
     print_methods(console, summary)
+    print_paired(console, summary)
     typer.echo(str(target / "report.md"))
 
 

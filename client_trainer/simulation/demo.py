@@ -35,7 +35,7 @@ from client_trainer.simulation.profiles import client_profile
 from client_trainer.simulation.regime import regime
 from client_trainer.simulation.runner import RunSpec, auto_workers
 from client_trainer.simulation.session import Session, SessionConfig, simulation_session
-from client_trainer.simulation.summary_table import print_methods
+from client_trainer.simulation.summary_table import print_methods, print_paired
 
 console = Console(stderr=True)
 
@@ -115,6 +115,7 @@ def run_demo(config: DemoConfig, command: str | None = None) -> Summary:
     summary = collect([session.base.output.out_dir], config.session.out_dir,
                       command or _command(), meta)  # fmt: skip
     print_methods(console, summary)
+    print_paired(console, summary)
     announce(f"report: {config.session.out_dir / 'report.md'}  (summary.json and plots beside it)")
     return summary
 

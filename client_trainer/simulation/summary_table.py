@@ -7,7 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from client_trainer.report import Summary
-from client_trainer.report.records import row_stats
+from client_trainer.report.paired import PairedComparison, paired_comparisons
+from client_trainer.report.records import row_order, row_stats
 
 
 def print_methods(console: Console, summary: Summary) -> None:
@@ -28,3 +29,32 @@ def print_methods(console: Console, summary: Summary) -> None:
             str(s.cost),
         )
     console.print(table)
+
+
+def print_paired(console: Console, summary: Summary) -> None:
+    """Each row against ERM and LP-FT (and a row with recipe switches against the row without
+    them), pair by pair over (seed, held-out domain): mean OOD difference and its 95 %
+    paired-t interval, as the report has them; nothing when no pair exists."""
+    found = paired_comparisons(summary.results, row_order(summary.results))
+    if not found:
+        return
+    table = Table(title="OOD minus a baseline's, pair by pair: points, 95 % paired-t interval")
+    table.add_column("row", no_wrap=True, min_width=max(len(c.row) for c in found))
+    table.add_column("against", no_wrap=True)
+    table.add_column("pairs", justify="right")
+    table.add_column("points", justify="right", no_wrap=True, min_width=len("-100.0"))
+    table.add_column("95 %", justify="right", no_wrap=True, min_width=len("[-100.0, -100.0]"))
+    for c in found:
+        table.add_row(Text(c.row), Text(c.baseline), str(c.pairs), _points(c.mean_diff),
+                      _interval(c))  # fmt: skip
+    console.print(table)
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def _interval(c: PairedComparison) -> str:
+    if c.t_low is None or c.t_high is None:
+        return "–"
+    return f"[{_points(c.t_low)}, {_points(c.t_high)}]"

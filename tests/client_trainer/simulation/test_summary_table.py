@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from client_trainer.report import Summary
-from client_trainer.simulation.summary_table import print_methods
+from client_trainer.simulation.summary_table import print_methods, print_paired
 
 
 def test_a_policy_row_keeps_its_whole_label_on_a_narrow_terminal() -> None:
@@ -27,3 +27,23 @@ def test_progress_lines_print_row_labels_as_they_are(capsys: pytest.CaptureFixtu
 
     announce("vl2v-adip [views:4] | held-out sketch | seed 0: OOD 70.6, 41 s")
     assert "vl2v-adip [views:4] | held-out sketch" in capsys.readouterr().err
+
+
+def test_the_paired_intervals_are_printed_beside_the_table() -> None:
+    demo = Path(__file__).parent / "data" / "demo_summary.json"
+    summary = Summary.from_json(json.loads(demo.read_text()))
+    console = Console(record=True, width=60, force_terminal=False)
+    print_paired(console, summary)
+    lines = console.export_text().splitlines()
+    adip = next(line for line in lines if line.startswith("│ vl2v-adip "))
+    assert "│ erm " in adip and "-3.4" in adip and "[-55.1, +48.2]" in adip, lines
+    assert not any(line.strip().startswith("erm ") for line in lines)  # ERM not against itself
+
+
+def test_nothing_is_printed_without_a_baseline() -> None:
+    demo = Path(__file__).parent / "data" / "demo_summary.json"
+    summary = Summary.from_json(json.loads(demo.read_text()))
+    summary.results[:] = [r for r in summary.results if r.method != "erm"]
+    console = Console(record=True, width=60, force_terminal=False)
+    print_paired(console, summary)
+    assert console.export_text() == ""
