@@ -42,9 +42,9 @@ console = Console(stderr=True)
 # The demo's table: the teacher, the linear probe (the bar a fine-tune must clear), the
 # baselines and the two distillations (the table command's `--methods all` adds ADiP's align
 # stage). Its headline ADiP row buys one cached augmented view per image (views:1): at the
-# clean cache's price it does as well as every augmented batch in the three-seed policy table
-# (docs/offline-world.md); the clean cache stands beside it, and the sweep adds the dearest
-# policy, every augmented batch, on one domain.
+# clean cache's price it does as well as more views or every augmented batch in the five-seed
+# policy table (docs/offline-world.md); the clean cache stands beside it, and the sweep adds
+# the dearest policy, every augmented batch, on one domain.
 DEMO_METHODS = ("zero-shot", "linear-probe", "erm", "lp-ft", "kd", "vl2v-adip")
 DEMO_METHOD_TARGETS = (("vl2v-adip", ("clean", "views:1")),)
 

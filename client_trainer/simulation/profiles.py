@@ -15,12 +15,12 @@ from shared.world.recipe import recipe_task
 
 PROFILES = ("full", "micro", "paper")
 
-# The paper's recipe (PAPER.md): Adam at 5e-5 for every stage and head, 5,001 steps per stage,
-# 32 images per source domain, an evaluation every 200 steps, SWAD in both stages (the
-# loss-valley window) and DomainBed's frozen BatchNorm.
+# The paper's recipe (PAPER.md): Adam at 5e-5 for every stage and head, 5,001 steps per stage
+# (ADiP's align stage too), 32 images per source domain, an evaluation every 200 steps, SWAD in
+# both stages (the loss-valley window) and DomainBed's frozen BatchNorm.
 PAPER_RECIPE = Recipe(
-    steps=5001, lr=5e-5, head_lr=None, batch_per_domain=32, eval_every=200, swad=True,
-    swad_mode="valley", freeze_bn=True,
+    steps=5001, lr=5e-5, head_lr=None, align_steps=None, align_lr=None, batch_per_domain=32,
+    eval_every=200, swad=True, swad_mode="valley", freeze_bn=True,
 )  # fmt: skip
 
 
@@ -41,7 +41,9 @@ def client_profile(name: str) -> ClientProfile:
             full.pretrain, corpus=replace(full.pretrain.corpus, n_images=320, workers=1),
             steps=4, batch_size=32, holdout=64, threads=1,
         )  # fmt: skip
-        recipe = replace(full.recipe, steps=3, eval_every=2, batch_per_domain=4)
+        recipe = replace(
+            full.recipe, steps=3, align_steps=4, eval_every=2, batch_per_domain=4
+        )  # fmt: skip
         return ClientProfile("micro", replace(full.task, per_class=4, workers=1), pretrain, recipe)
     if name == "paper":  # the same world (task, student, teacher), the paper's training
         return replace(

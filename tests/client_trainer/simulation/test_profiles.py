@@ -72,3 +72,18 @@ def test_the_recipe_reaches_the_run_config(tmp_path: Path) -> None:
         "valley",
         True,
     )
+
+
+def test_the_worlds_align_stage_runs_to_convergence_and_the_papers_runs_its_steps(
+    tmp_path: Path,
+) -> None:
+    from client_trainer.simulation.recipe import base_config
+
+    def train(profile: str) -> tuple[int | None, float | None]:
+        recipe = client_profile(profile).recipe
+        student = ("test_resnet", tmp_path)
+        config = base_config(recipe, tmp_path, "world", student, tmp_path)
+        return config.train.align_steps, config.train.align_lr
+
+    assert train("full") == (1500, 1e-3)
+    assert train("paper") == (None, None)  # 5,001 steps, like the distill stage
