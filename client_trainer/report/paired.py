@@ -113,7 +113,9 @@ def compare(rows: Sequence[ResultRow], label: str, baseline: str) -> PairedCompa
     )
 
 
-BASELINES = ("erm", "lp-ft")
+# ERM and LP-FT, and the linear probe on the untouched student: the bar a fine-tune must clear
+# to show that it carries anything from the source domains to the held-out one.
+BASELINES = ("erm", "lp-ft", "erm [linear-probe]")
 
 
 def paired_comparisons(

@@ -133,7 +133,8 @@ def paired_section(paired: Sequence[PairedComparison]) -> list[str]:
     if not paired:
         return []
     lines = [
-        "## Paired comparison with ERM, LP-FT and the recipe without its switches (OOD)",
+        "## Paired comparison with ERM, LP-FT, the linear probe and the row without its"
+        " switches (OOD)",
         "",
         "| row | against | pairs | mean difference (points) | 95 % CI, paired t"
         " | 95 % CI, paired bootstrap |",

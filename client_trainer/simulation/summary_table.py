@@ -32,9 +32,9 @@ def print_methods(console: Console, summary: Summary) -> None:
 
 
 def print_paired(console: Console, summary: Summary) -> None:
-    """Each row against ERM and LP-FT (and a row with recipe switches against the row without
-    them), pair by pair over (seed, held-out domain): mean OOD difference and its 95 %
-    paired-t interval, as the report has them; nothing when no pair exists."""
+    """Each row against ERM, LP-FT and the linear probe (and a row with recipe switches against
+    the row without them), pair by pair over (seed, held-out domain): mean OOD difference and
+    its 95 % paired-t interval, as the report has them; nothing when no pair exists."""
     found = paired_comparisons(summary.results, row_order(summary.results))
     if not found:
         return

@@ -68,3 +68,14 @@ def test_a_row_with_recipe_switches_is_paired_with_the_row_without_them() -> Non
     assert switched.pairs == 4 and switched.mean_diff == pytest.approx(-0.03)
     assert ("erm [frozen bn]", "erm") in every  # once, as against the ERM baseline
     assert [key for key in every if key[0] == "kd [swad tail]"] == [("kd [swad tail]", "erm")]
+
+
+def test_the_linear_probe_is_a_baseline() -> None:
+    rows = [
+        _row(label, seed, "a", ood)
+        for seed in (0, 1)
+        for label, ood in (("erm [linear-probe]", 0.8), ("vl2v-adip [views:1]", 0.81))
+    ]
+    (found,) = paired_comparisons(rows, ["erm [linear-probe]", "vl2v-adip [views:1]"])
+    assert (found.row, found.baseline) == ("vl2v-adip [views:1]", "erm [linear-probe]")
+    assert found.mean_diff == pytest.approx(0.01)

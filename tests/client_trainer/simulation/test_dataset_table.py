@@ -227,4 +227,5 @@ def test_killed_table_reruns_only_the_missing_runs_and_buys_nothing_twice(
     cli.run("collect", str(out / "runs"), "--out", str(collected), common=False)
     summary = json.loads((collected / "summary.json").read_text())
     assert len(summary["results"]) == total
-    assert {c["baseline"] for c in summary["paired_ood"]} == {"erm", "lp-ft"}
+    baselines = {c["baseline"] for c in summary["paired_ood"]}
+    assert baselines == {"erm", "lp-ft", "erm [linear-probe]"}
