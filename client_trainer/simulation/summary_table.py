@@ -34,20 +34,23 @@ def print_methods(console: Console, summary: Summary) -> None:
 def print_paired(console: Console, summary: Summary) -> None:
     """Each row against ERM, LP-FT and the linear probe (and a row with recipe switches against
     the row without them), pair by pair over (seed, held-out domain): mean OOD difference and
-    its 95 % paired-t interval, as the report has them; nothing when no pair exists."""
+    its 95 % paired-t interval, as the report has them; nothing when no pair exists. One line a
+    pair, so a long row label wraps instead of being cut."""
     found = paired_comparisons(summary.results, row_order(summary.results))
     if not found:
         return
-    table = Table(title="OOD minus a baseline's, pair by pair: points, 95 % paired-t interval")
-    table.add_column("row", no_wrap=True, min_width=max(len(c.row) for c in found))
-    table.add_column("against", no_wrap=True)
-    table.add_column("pairs", justify="right")
-    table.add_column("points", justify="right", no_wrap=True, min_width=len("-100.0"))
-    table.add_column("95 %", justify="right", no_wrap=True, min_width=len("[-100.0, -100.0]"))
+    console.print(
+        "OOD minus the baseline's, pair by pair over (seed, held-out domain):"
+        " points and 95 % paired-t interval", style="bold", highlight=False,
+    )  # fmt: skip
+    by_baseline: dict[str, list[PairedComparison]] = {}
     for c in found:
-        table.add_row(Text(c.row), Text(c.baseline), str(c.pairs), _points(c.mean_diff),
-                      _interval(c))  # fmt: skip
-    console.print(table)
+        by_baseline.setdefault(c.baseline, []).append(c)
+    for baseline, group in by_baseline.items():
+        console.print(Text(f"against {baseline}:"))
+        for c in group:
+            line = f"  {c.row}: {_points(c.mean_diff)} {_interval(c)} ({c.pairs} pairs)"
+            console.print(Text(line))
 
 
 def _points(value: float) -> str:
