@@ -3,6 +3,8 @@
 Starts the same simulation as `python -m client_trainer table` (world, teacher,
 student, a local vendor, the client's cache) and runs ordinary client runs with the recipe's
 config changed in one place each, printing one JSON line per run (ID and OOD accuracy, %).
+ADiP's align stage runs as many steps as its distill stage (`train.align_steps` = steps at the
+head rate), not the recipe's converged 1,500: the setting the studies compare.
 
     PYTHONPATH=. python benchmarks/research/adip_study.py [--out runs/adip_study]
         [--grid steps-lr|data|student|transfer]
@@ -93,7 +95,7 @@ def _spec(
     )
     overrides = {
         "train.method": method, "data.test_domain": domain, "train.steps": steps,
-        "train.lr": lr, "output.run_name": name, **extra,
+        "train.align_steps": steps, "train.lr": lr, "output.run_name": name, **extra,
     }  # fmt: skip
     label = {"method": method, "domain": domain, "steps": steps, "lr": lr, **extra}
     return RunSpec(json.dumps(label), overrides)
