@@ -13,9 +13,18 @@ def regime(train: TrainConfig) -> str:
     bn = "frozen" if train.freeze_bn else "training"
     swad = f"SWAD {train.swad_mode}" if train.swad else "no SWAD"
     line = (
-        f"recipe: {train.steps} steps a stage, backbone at {train.lr:g}{head},"
+        f"recipe: {train.steps} steps a stage{_align(train)}, backbone at {train.lr:g}{head},"
         f" {train.batch_per_domain} images per source domain a step, BatchNorm {bn}, {swad}"
     )
     if train.steps < PAPER_RECIPE.steps:
         return f"{line}: a short run; the paper's is {PAPER_RECIPE.steps:,} steps (--profile paper)"
     return f"{line}: the paper's length"
+
+
+def _align(train: TrainConfig) -> str:
+    """ADiP's align stage where it runs a length of its own."""
+    if train.align_steps is None and train.align_lr is None:
+        return ""
+    steps = train.steps if train.align_steps is None else train.align_steps
+    lr = train.align_lr if train.align_lr is not None else train.head_lr or train.lr
+    return f" (ADiP's align stage {steps} at {lr:g})"
