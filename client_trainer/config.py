@@ -294,6 +294,12 @@ class TrainConfig(_Section):
 
         return METHODS.check(value)
 
+    def align_stage(self) -> tuple[int, float]:
+        """VL2V-ADiP's align stage: (steps, lr), its own where set, else `steps` at the head
+        rate (`head_lr`, or `lr`)."""
+        steps = self.steps if self.align_steps is None else self.align_steps
+        return steps, self.align_lr or self.head_lr or self.lr
+
 
 class OutputConfig(_Section):
     out_dir: Path = Field(default=Path("runs"), description="Parent folder of run directories.")

@@ -16,7 +16,6 @@ from client_trainer.methods.base import (
     MethodInputs,
     MethodOutcome,
     TeacherNeeds,
-    head_lr,
     score,
     text_logits,
     train_stages,
@@ -126,12 +125,12 @@ def adip_stages(inputs: MethodInputs, text: torch.Tensor) -> list[Stage]:
     def logits(model: StudentModel) -> Logits:
         return text_logits(model, text, cfg.logit_scale)
 
-    align_steps = cfg.steps if cfg.align_steps is None else cfg.align_steps
+    align_steps, align_lr = cfg.align_stage()
     return [
         Stage(
             name="align",
             steps=align_steps,
-            lr=cfg.align_lr or head_lr(inputs),
+            lr=align_lr,
             train_backbone=False,
             train_head=True,
             loss=loss,

@@ -164,9 +164,7 @@ def _purchase_identity(config: RunConfig, needs: TeacherNeeds) -> str:
 
 def stage_steps(train: TrainConfig, stage: str) -> int:
     """Optimiser steps of a stage: ADiP's align has its own (`align_steps`), others `steps`."""
-    if stage == "align" and train.align_steps is not None:
-        return train.align_steps
-    return train.steps
+    return train.align_stage()[0] if stage == "align" else train.steps
 
 
 def per_step_images(config: RunConfig, task: TaskSplit) -> int:

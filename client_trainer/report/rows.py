@@ -45,9 +45,8 @@ def _recipe_switches(config: RunConfig) -> list[str]:
     switches: list[str] = []
     own_align = train.align_steps is not None or train.align_lr is not None
     if own_align and train.method in ALIGN_METHODS:
-        steps = train.steps if train.align_steps is None else train.align_steps
         lr = "" if train.align_lr is None else f"@{train.align_lr:g}"
-        switches.append(f"align {steps}{lr}")
+        switches.append(f"align {train.align_stage()[0]}{lr}")
     if train.freeze_bn:
         switches.append("frozen bn")
     if train.swad:

@@ -25,6 +25,5 @@ def _align(train: TrainConfig) -> str:
     """ADiP's align stage where it runs a length of its own."""
     if train.align_steps is None and train.align_lr is None:
         return ""
-    steps = train.steps if train.align_steps is None else train.align_steps
-    lr = train.align_lr if train.align_lr is not None else train.head_lr or train.lr
+    steps, lr = train.align_stage()
     return f" (ADiP's align stage {steps} at {lr:g})"

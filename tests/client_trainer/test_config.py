@@ -36,3 +36,11 @@ def test_unknown_fields_are_refused(tmp_path: Path) -> None:
     path.write_text("[train]\nstepz = 3\n")
     with pytest.raises(ValidationError):
         load_config(path)
+
+
+def test_the_align_stage_runs_its_own_length_else_the_stage_length_at_the_head_rate() -> None:
+    train = RunConfig().with_overrides({"train.steps": 150, "train.head_lr": 1e-3}).train
+    assert train.align_stage() == (150, 1e-3)
+    own = train.model_copy(update={"align_steps": 1500, "align_lr": 5e-4})
+    assert own.align_stage() == (1500, 5e-4)
+    assert train.model_copy(update={"head_lr": None}).align_stage() == (150, train.lr)
